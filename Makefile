@@ -1,0 +1,56 @@
+# perflab — every target creates .venv and installs what it needs when missing (via `setup`).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lint fmt typecheck test test-unit test-functional test-local bench bench-local-cloud local-up local-down clean
+
+help: ## list every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: perflab needs Python 3.11" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install perflab with its pinned dependencies
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on perflab/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP) ## format and auto-fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(STAMP) ## every test layer that runs on this machine (unit, functional, local cloud)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## pure tests, no network
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-functional: $(STAMP) ## in-process moto tests
+	$(BIN)/pytest tests/functional $(PYTEST_ARGS)
+
+test-local: $(STAMP) ## tests on the local cloud (moto server, worker processes, PostgreSQL)
+	$(BIN)/pytest tests/local $(PYTEST_ARGS)
+
+bench: bench-local-cloud ## the main benchmark (until the workload lands: the local-cloud smoke benchmark)
+
+bench-local-cloud: $(STAMP) ## 100-way Lambda and ECS fan-out of a trivial handler on the local cloud
+	$(BIN)/perflab smoke --invocations 100 --out reports/local-cloud/smoke.json
+
+local-up: $(STAMP) ## start the local cloud in the background (port 4566)
+	$(BIN)/perflab local up --detach
+
+local-down: $(STAMP) ## stop the background local cloud
+	$(BIN)/perflab local down
+
+clean: ## remove build output and caches (keeps .venv)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

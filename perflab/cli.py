@@ -1,0 +1,138 @@
+"""perflab command line: ``perflab local up|down|status`` and ``perflab smoke``.
+
+Exit codes: 0 success, 1 the work ran and failed, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from perflab.local.stack import DEFAULT_PORT, DEFAULT_REGION, LocalCloudConfig, default_lambda_mode
+
+LAMBDA_MODES = ("forkserver", "spawn")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--port must be an integer 0-65535, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"--port must be 0-65535 (0 picks a free port), got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="perflab", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="the local cloud: one AWS-compatible endpoint")
+    local_sub = local.add_subparsers(dest="local_command", required=True)
+
+    up = local_sub.add_parser("up", help="start the local cloud (foreground unless --detach)")
+    up.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    up.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port (default 4566; 0 = any)")
+    up.add_argument("--region", default=DEFAULT_REGION)
+    up.add_argument("--state-dir", type=Path, help="directory the stack owns (default .perflab/local)")
+    up.add_argument("--detach", action="store_true", help="run in the background; stop with `down`")
+    up.add_argument("--no-database", action="store_true", help="do not start PostgreSQL")
+    up.add_argument("--database-url", help="use this PostgreSQL instead of starting one")
+    up.add_argument(
+        "--postgres-max-connections",
+        type=_positive_int,
+        default=300,
+        help="max_connections of the local PostgreSQL (mimic an RDS instance class; default 300)",
+    )
+    up.add_argument(
+        "--lambda-mode",
+        choices=LAMBDA_MODES,
+        default=default_lambda_mode(),
+        help="how Lambda environments start: forkserver (preloaded, default on few cores) or spawn",
+    )
+    up.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+
+    down = local_sub.add_parser("down", help="stop a detached local cloud")
+    down.add_argument("--state-dir", type=Path)
+    status = local_sub.add_parser("status", help="show the detached local cloud, if any")
+    status.add_argument("--state-dir", type=Path)
+
+    smoke = sub.add_parser(
+        "smoke",
+        help="local-cloud smoke benchmark: 100-way fan-out of a trivial Lambda and ECS task",
+    )
+    smoke.add_argument("--invocations", type=_positive_int, default=100)
+    smoke.add_argument("--compute", choices=("lambda", "ecs", "all"), default="all")
+    smoke.add_argument("--out", type=Path, help="write the figures as JSON here")
+    return parser
+
+
+def _local(args: argparse.Namespace) -> int:
+    from perflab.local import process
+
+    if args.local_command == "up":
+        config = LocalCloudConfig(
+            host=args.host,
+            port=args.port,
+            region=args.region,
+            state_dir=args.state_dir,
+            database=not args.no_database,
+            database_url=args.database_url,
+            postgres_max_connections=args.postgres_max_connections,
+            lambda_mode=args.lambda_mode,
+        )
+        if args.detach:
+            info = process.detach(config)
+            print(f"perflab local cloud running in the background (pid {info.pid})")
+            print(f"endpoint: {info.endpoint_url}")
+            for line in process.export_lines(info):
+                print(line)
+            return 0
+        if config.state_dir is None:
+            config.state_dir = process.DEFAULT_STATE_DIR.resolve()
+        return process.serve_forever(config, args.ready_fd, sys.stdout)
+    if args.local_command == "down":
+        stopped = process.down(args.state_dir)
+        print("stopped" if stopped else "no local cloud running")
+        return 0
+    running = process.read_state((args.state_dir or process.DEFAULT_STATE_DIR).resolve())
+    if running is None:
+        print("no local cloud running")
+        return 1
+    print(f"running: pid {running.pid}, {running.endpoint_url}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "local":
+        return _local(args)
+    if args.command == "smoke":
+        from perflab.local.smoke import run_smoke
+
+        return run_smoke(args.invocations, args.compute, args.out)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The local cloud in its own process: foreground ``up``, ``--detach``/``down``, and a test fixture.
+
+The stack process reports readiness by writing one JSON line (:class:`LocalCloudInfo`) to a pipe the
+parent passed it (``--ready-fd``); the parent blocks on that pipe, so start-up needs no polling. A
+detached stack also records itself in ``<state_dir>/local.json`` for ``perflab local down``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from perflab.local.stack import LocalCloud, LocalCloudConfig, LocalCloudInfo
+
+STATE_FILE = "local.json"
+DEFAULT_STATE_DIR = Path(".perflab") / "local"
+
+
+class LocalCloudError(RuntimeError):
+    pass
+
+
+def export_lines(info: LocalCloudInfo) -> list[str]:
+    lines = [f"export {key}={value}" for key, value in info.env().items()]
+    return lines
+
+
+def serve_forever(config: LocalCloudConfig, ready_fd: int | None, out: TextIO) -> int:
+    """Run the stack in this process until SIGINT/SIGTERM; used by ``perflab local up``."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    cloud = LocalCloud(config)
+    try:
+        info = cloud.start()
+        state_dir = Path(info.state_dir)
+        (state_dir / STATE_FILE).write_text(json.dumps(info.to_json()))
+        print(f"perflab local cloud: {info.endpoint_url} (region {info.region})", file=out)
+        if info.database_url:
+            print(f"PostgreSQL: {info.database_url}", file=out)
+        for patch in cloud.applied_patches:
+            print(f"moto compat: {patch.name}", file=out)
+        for line in export_lines(info):
+            print(line, file=out)
+        out.flush()
+        if ready_fd is not None:
+            with os.fdopen(ready_fd, "w") as ready:
+                ready.write(json.dumps(info.to_json()) + "\n")
+        while not stop.wait(timeout=3600):
+            pass
+        return 0
+    finally:
+        cloud.stop()
+        with contextlib.suppress(FileNotFoundError):
+            if cloud.info is not None:
+                (Path(cloud.info.state_dir) / STATE_FILE).unlink()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _spawn(
+    config: LocalCloudConfig, log_path: Path, extra_args: Sequence[str] = ()
+) -> tuple[subprocess.Popen[bytes], LocalCloudInfo]:
+    """Start ``perflab local up`` in a new session and wait until it is ready."""
+    read_fd, write_fd = os.pipe()
+    args = [
+        sys.executable,
+        "-m",
+        "perflab.cli",
+        "local",
+        "up",
+        "--host",
+        config.host,
+        "--port",
+        str(config.port),
+        "--region",
+        config.region,
+        "--lambda-mode",
+        config.lambda_mode,
+        "--postgres-max-connections",
+        str(config.postgres_max_connections),
+        "--ready-fd",
+        str(write_fd),
+        *extra_args,
+    ]
+    if config.state_dir is not None:
+        args += ["--state-dir", str(config.state_dir)]
+    if not config.database:
+        args.append("--no-database")
+    if config.database_url:
+        args += ["--database-url", config.database_url]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+        )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as ready:
+        # Blocks until the stack writes its info line, or closes the pipe by exiting.
+        readable, _, _ = select.select([ready], [], [], 120)
+        line = ready.readline() if readable else ""
+    if not line:
+        terminate(proc.pid)
+        tail = log_path.read_text(errors="replace")[-4000:] if log_path.exists() else ""
+        raise LocalCloudError(f"local cloud failed to start; log {log_path}:\n{tail}")
+    return proc, LocalCloudInfo.from_json(json.loads(line))
+
+
+def terminate(pid: int, timeout: float = 30.0) -> bool:
+    """SIGTERM the stack's process group, then SIGKILL it if it has not exited in ``timeout``.
+
+    Returns True when the group is gone.
+    """
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _group_alive(pgid, pid):
+            return True
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    return not _group_alive(pgid, pid)
+
+
+def _group_alive(pgid: int, pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def detach(config: LocalCloudConfig) -> LocalCloudInfo:
+    state_dir = config.state_dir or DEFAULT_STATE_DIR
+    state_dir = state_dir.resolve()
+    existing = read_state(state_dir)
+    if existing is not None:
+        raise LocalCloudError(
+            f"a local cloud is already running (pid {existing.pid}, {existing.endpoint_url}); "
+            "run `perflab local down` first"
+        )
+    config.state_dir = state_dir
+    _proc, info = _spawn(config, state_dir / "local.log")
+    return info
+
+
+def read_state(state_dir: Path) -> LocalCloudInfo | None:
+    path = state_dir / STATE_FILE
+    if not path.exists():
+        return None
+    info = LocalCloudInfo.from_json(json.loads(path.read_text()))
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        path.unlink(missing_ok=True)
+        return None
+    return info
+
+
+def down(state_dir: Path | None = None) -> LocalCloudInfo | None:
+    state_dir = (state_dir or DEFAULT_STATE_DIR).resolve()
+    info = read_state(state_dir)
+    if info is None:
+        return None
+    if not terminate(info.pid):
+        raise LocalCloudError(f"local cloud pid {info.pid} did not stop")
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+    return info
+
+
+@contextlib.contextmanager
+def local_cloud_process(config: LocalCloudConfig | None = None) -> Iterator[LocalCloudInfo]:
+    """A local cloud in a child process for the duration of the block (tests, benchmarks).
+
+    Port 0 by default, so parallel stacks never collide. The whole process group (workers, task
+    processes, PostgreSQL) is stopped on exit, also when the block raises.
+    """
+    import tempfile
+
+    config = config or LocalCloudConfig(port=0)
+    with tempfile.TemporaryDirectory(prefix="perflab-stack-") as tmp:
+        if config.state_dir is None:
+            config.state_dir = Path(tmp) / "state"
+        proc, info = _spawn(config, Path(tmp) / "local.log")
+        try:
+            yield info
+        finally:
+            terminate(proc.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
