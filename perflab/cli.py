@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--state-dir", type=Path)
     status = local_sub.add_parser("status", help="show the detached local cloud, if any")
     status.add_argument("--state-dir", type=Path)
+    patches = local_sub.add_parser("patches", help="list the moto compat patches and what they touch")
+    patches.add_argument("--markdown", action="store_true", help="as a Markdown table")
 
     smoke = sub.add_parser(
         "smoke",
@@ -109,11 +111,32 @@ def _local(args: argparse.Namespace) -> int:
         stopped = process.down(args.state_dir)
         print("stopped" if stopped else "no local cloud running")
         return 0
+    if args.local_command == "patches":
+        return _print_patches(markdown=args.markdown)
     running = process.read_state((args.state_dir or process.DEFAULT_STATE_DIR).resolve())
     if running is None:
         print("no local cloud running")
         return 1
     print(f"running: pid {running.pid}, {running.endpoint_url}")
+    return 0
+
+
+def _print_patches(markdown: bool) -> int:
+    from perflab.local import compat
+
+    patches = compat.discover()
+    if markdown:
+        print("| patch | gap | moto internals touched |")
+        print("|---|---|---|")
+        for p in patches:
+            touched = "<br>".join(f"`{t}`" for t in p.touches)
+            print(f"| `{p.name}` | {p.gap} | {touched} |")
+        return 0
+    print(f"moto {compat.moto_version()} (patches written against {compat.PATCHED_MOTO_VERSION})")
+    for p in patches:
+        print(f"{p.name}: {p.gap}")
+        for t in p.touches:
+            print(f"    touches {t}")
     return 0
 
 

@@ -50,7 +50,9 @@ def serve_forever(config: LocalCloudConfig, ready_fd: int | None, out: TextIO) -
         (state_dir / STATE_FILE).write_text(json.dumps(info.to_json()))
         print(f"perflab local cloud: {info.endpoint_url} (region {info.region})", file=out)
         if info.database_url:
-            print(f"PostgreSQL: {info.database_url}", file=out)
+            from perflab.local.postgres import redact
+
+            print(f"PostgreSQL: {redact(info.database_url)}", file=out)
         for patch in cloud.applied_patches:
             print(f"moto compat: {patch.name}", file=out)
         for line in export_lines(info):
@@ -119,6 +121,7 @@ def _spawn(
         line = ready.readline() if readable else ""
     if not line:
         terminate(proc.pid)
+        proc.wait(timeout=30)
         tail = log_path.read_text(errors="replace")[-4000:] if log_path.exists() else ""
         raise LocalCloudError(f"local cloud failed to start; log {log_path}:\n{tail}")
     return proc, LocalCloudInfo.from_json(json.loads(line))

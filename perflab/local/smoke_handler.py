@@ -3,7 +3,8 @@
 Deployed two ways from this one file: zipped as a Lambda function (``smoke_handler.handler``), and run
 as an ECS task (``python -m perflab.local.smoke_handler``). Each invocation writes one DynamoDB item:
 evidence that the code really ran, with its start time, process id and whether it was a cold start.
-Standard library + boto3 only.
+Standard library + boto3 only. ``fail`` / ``sleep_s`` in the event (``FAIL=1`` for the task) make it
+fail or overrun on purpose, for the failure tests.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started_at = time.time()
     if event.get("fail"):
         raise RuntimeError(f"invocation {event['index']} asked to fail")
+    if event.get("sleep_s"):
+        time.sleep(float(event["sleep_s"]))  # lets tests exceed the function's Timeout
     cold = record(os.environ["SMOKE_TABLE"], event["run_id"], int(event["index"]), started_at, "lambda")
     return {"index": event["index"], "cold": cold}
 

@@ -1,0 +1,32 @@
+"""sfn_start_execution_name: StartExecution without a name gets a UUID name, as on AWS.
+
+The gap is shown in ``test_compat_sfn_gaps.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.conftest import ClientFactory
+from tests.local.helpers import wait_for_execution
+from tests.local.sfn_compat import create_state_machine
+
+PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+
+
+def start_unnamed_twice(aws: ClientFactory) -> list[str]:
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(aws, PASS)
+    return [sfn.start_execution(stateMachineArn=arn)["executionArn"] for _ in range(2)]
+
+
+def test_unnamed_executions_get_distinct_uuid_names(aws: ClientFactory) -> None:
+    sfn = aws("stepfunctions")
+    arns = start_unnamed_twice(aws)
+    assert len(set(arns)) == 2
+    for arn in arns:
+        name = arn.rsplit(":", 1)[1]
+        assert str(uuid.UUID(name)) == name
+        described = wait_for_execution(sfn, arn)
+        assert described["status"] == "SUCCEEDED"
+        assert described["name"] == name
