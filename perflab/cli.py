@@ -11,9 +11,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from perflab.local.stack import DEFAULT_PORT, DEFAULT_REGION, LocalCloudConfig, default_lambda_mode
+from perflab.local.stack import (
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    LocalCloudConfig,
+    default_ecs_mode,
+    default_lambda_mode,
+)
 
 LAMBDA_MODES = ("forkserver", "spawn")
+ECS_MODES = ("forkserver", "spawn")
 
 
 def _port(text: str) -> int:
@@ -64,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=default_lambda_mode(),
         help="how Lambda environments start: forkserver (preloaded, default on few cores) or spawn",
     )
+    up.add_argument(
+        "--ecs-mode",
+        choices=ECS_MODES,
+        default=default_ecs_mode(),
+        help="how ECS Python tasks start: forkserver (forked from a preloaded process, default on "
+        "few cores) or spawn (a fresh interpreter each)",
+    )
     up.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
 
     down = local_sub.add_parser("down", help="stop a detached local cloud")
@@ -96,6 +110,7 @@ def _local(args: argparse.Namespace) -> int:
             database_url=args.database_url,
             postgres_max_connections=args.postgres_max_connections,
             lambda_mode=args.lambda_mode,
+            ecs_mode=args.ecs_mode,
         )
         if args.detach:
             info = process.detach(config)

@@ -27,6 +27,9 @@ class StackContext:
     state_dir: Path
     python: str = sys.executable
     lambda_mode: str = "forkserver"
+    #: How the ECS agent starts Python task commands: ``forkserver`` (forked from a preloaded
+    #: process) or ``spawn`` (a fresh interpreter each); see :mod:`perflab.local.ecs_agent`.
+    ecs_mode: str = "forkserver"
     image_commands: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def worker_env(self) -> dict[str, str]:

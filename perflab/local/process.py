@@ -92,6 +92,8 @@ def _spawn(
         config.region,
         "--lambda-mode",
         config.lambda_mode,
+        "--ecs-mode",
+        config.ecs_mode,
         "--postgres-max-connections",
         str(config.postgres_max_connections),
         "--ready-fd",

@@ -5,16 +5,25 @@ serving 100 concurrent requests) cost 50-100 ms per ``Popen`` in GIL contention 
 does nothing else, so a start costs a fork of a small interpreter. The stack talks to it over a
 ``SOCK_SEQPACKET`` socket pair, one JSON message per packet (file descriptors as ``SCM_RIGHTS``):
 
+Started as ``python -m perflab.local.ecs_agent.spawner <socket-fd> <grace> [spawn|forkserver]``.
+
 stack → spawner
     ``{"op": "spawn", "id", "argv", "env", "cwd"}`` with one fd: the task's stdout/stderr.
     ``{"op": "signal", "id", "signal"}``: signal the task's process if it has not been reaped.
 spawner → stack
-    ``{"op": "started", "id", "pid"}``, ``{"op": "failed", "id", "error"}``,
+    ``{"op": "started", "id", "pid", "forked"}``, ``{"op": "failed", "id", "error"}``,
     ``{"op": "exited", "id", "returncode"}`` (negative: killed by that signal).
 
 Task processes get ``PR_SET_PDEATHSIG`` = SIGKILL (they die with the spawner). When the stack's end
 of the socket closes (the agent stopped, or the stack died) the spawner SIGTERMs every task process,
 SIGKILLs what is left after the grace period, and exits: no strays.
+
+**Modes.** ``spawn``: every task is a ``Popen`` of its argv. ``forkserver``: the spawner first
+preloads boto3/botocore (and parses the common service models once), then a task whose argv is this
+interpreter running ``-m``/``-c``/a script is a ``fork`` of the spawner that runs the task's code as
+``__main__`` (:mod:`.pytask` says exactly which commands and what the child looks like); everything
+else is still a ``Popen``. The spawner never starts a thread, so forking it is safe; it checks before
+every fork and falls back to ``Popen`` if that ever changes.
 """
 
 from __future__ import annotations
@@ -32,7 +41,9 @@ import sys
 import time
 from typing import Any
 
-MAX_MESSAGE = 1 << 20
+from perflab.local.ecs_agent.agent import MAX_MESSAGE
+from perflab.local.ecs_agent.pytask import PythonForker
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -44,6 +55,9 @@ def _pdeathsig_setter() -> Any:
 
     def set_pdeathsig() -> None:  # runs in the forked child: no imports, no allocation of note
         prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # The spawner ignores SIGINT, and an ignored signal stays ignored across exec: give the
+        # task the default disposition it would have in a container.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     return set_pdeathsig
 
@@ -56,11 +70,59 @@ def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = N
         sock.send(data)
 
 
+class ForkedTask:
+    """A task process forked from this spawner, with the part of ``Popen``'s interface it uses."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if timeout is None:
+            if self.returncode is None:
+                _pid, status = os.waitpid(self.pid, 0)
+                self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while (returncode := self.poll()) is None:  # as Popen.wait(timeout) does it
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            delay = min(delay * 2, remaining, 0.05)
+            time.sleep(delay)
+        return returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+TaskProcess = subprocess.Popen[bytes] | ForkedTask
+
+
 class Spawner:
-    def __init__(self, sock: socket.socket, grace: float) -> None:
+    def __init__(self, sock: socket.socket, grace: float, forker: PythonForker | None = None) -> None:
         self.sock = sock
         self.grace = grace
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.forker = forker
+        self.procs: dict[str, TaskProcess] = {}
         self.selector = selectors.DefaultSelector()
         self.preexec = _pdeathsig_setter()
 
@@ -99,8 +161,36 @@ class Spawner:
 
     def _spawn(self, message: dict[str, Any], fds: list[int]) -> None:
         task_id = str(message["id"])
+        proc: TaskProcess | None = None
+        if self.forker is not None:
+            command = self.forker.command_for(message["argv"], message["env"], message.get("cwd"))
+            if command is not None:
+                try:
+                    proc = ForkedTask(self.forker.fork(command, message["env"], message.get("cwd"), fds[0]))
+                except (OSError, RuntimeError) as error:
+                    print(f"ECS spawner: fork failed ({error}); spawning instead", file=sys.stderr)
+        if proc is None:
+            proc = self._popen(message, fds)
+            if proc is None:
+                return
+        self.procs[task_id] = proc
+        send(
+            self.sock,
+            {"op": "started", "id": task_id, "pid": proc.pid, "forked": isinstance(proc, ForkedTask)},
+        )
         try:
-            proc = subprocess.Popen(
+            pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            # No pidfds: fall back to a blocking wait in a helper thread would need threads; poll
+            # this one on every message instead (rare: Linux < 5.3).
+            self._poll_without_pidfd()
+            return
+        self.selector.register(pidfd, selectors.EVENT_READ, task_id)
+
+    def _popen(self, message: dict[str, Any], fds: list[int]) -> subprocess.Popen[bytes] | None:
+        task_id = str(message["id"])
+        try:
+            return subprocess.Popen(
                 message["argv"],
                 env=message["env"],
                 cwd=message.get("cwd"),
@@ -112,17 +202,7 @@ class Spawner:
             )
         except OSError as error:
             send(self.sock, {"op": "failed", "id": task_id, "error": str(error.strerror or error)})
-            return
-        self.procs[task_id] = proc
-        send(self.sock, {"op": "started", "id": task_id, "pid": proc.pid})
-        try:
-            pidfd = os.pidfd_open(proc.pid)
-        except (AttributeError, OSError):
-            # No pidfds: fall back to a blocking wait in a helper thread would need threads; poll
-            # this one on every message instead (rare: Linux < 5.3).
-            self._poll_without_pidfd()
-            return
-        self.selector.register(pidfd, selectors.EVENT_READ, task_id)
+            return None
 
     def _poll_without_pidfd(self) -> None:
         for task_id, proc in list(self.procs.items()):
@@ -137,7 +217,7 @@ class Spawner:
             proc.wait()
             self._exited(task_id, proc)
 
-    def _exited(self, task_id: str, proc: subprocess.Popen[bytes]) -> None:
+    def _exited(self, task_id: str, proc: TaskProcess) -> None:
         del self.procs[task_id]
         with contextlib.suppress(OSError):
             send(self.sock, {"op": "exited", "id": task_id, "returncode": proc.returncode})
@@ -158,11 +238,20 @@ class Spawner:
 
 def main(argv: list[str]) -> int:
     fd, grace = int(argv[1]), float(argv[2])
+    mode = argv[3] if len(argv) > 3 else "spawn"
     # The stack signals its process group on shutdown: let the socket's EOF drive the cleanup
     # so task processes get their SIGTERM and grace period from here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
-    Spawner(sock, grace).serve()
+    forker = None
+    if mode == "forkserver":
+        forker = PythonForker()
+        forker.prepare()  # spawn requests wait in the socket meanwhile
+        if forker.disabled:
+            print(f"ECS spawner: not forking Python tasks: {forker.disabled}", file=sys.stderr)
+        elif forker.missing:
+            print(f"ECS spawner: not preloaded (not installed): {forker.missing}", file=sys.stderr)
+    Spawner(sock, grace, forker).serve()
     return 0
 
 
