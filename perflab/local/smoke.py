@@ -15,7 +15,7 @@ import time
 import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +315,30 @@ def _records(clients: LocalClients, table: str, run_id: str) -> list[dict[str, A
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def machine_facts() -> dict[str, Any]:
+    """What the figures were measured on (a report must be able to name its machine)."""
+    import os
+    import platform
+    from importlib.metadata import version
+
+    from perflab.local.stack import default_ecs_mode, default_lambda_mode
+
+    memory_kb = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory_kb = int(line.split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory_kb / 2**20, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "moto": version("moto"),
+        "lambda_mode": default_lambda_mode(),
+        "ecs_mode": default_ecs_mode(),
+    }
+
+
 def _fmt(value: float | None, unit: str = "s") -> str:
     return "—" if value is None else f"{value:.2f} {unit}"
 
@@ -372,6 +396,8 @@ def run_smoke(invocations: int, compute: str, out: Path | None) -> int:
         payload = {
             "schema": "perflab.smoke/1",
             "source": "local",
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_facts(),
             "invocations": invocations,
             "runs": [{k: v for k, v in asdict(r).items() if k != "records"} for r in results],
             "stack_peak_pss_mb": round(peak_pss_mb, 1),

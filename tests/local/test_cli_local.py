@@ -68,3 +68,52 @@ def test_bad_arguments_exit_2_naming_the_field(tmp_path: Path, args: list[str], 
     result = perflab(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_ctrl_c_in_the_foreground_stops_everything(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the foreground process group) stops the stack, its Lambda environments,
+    its ECS task processes and its PostgreSQL: nothing of it is left running."""
+    import json
+    import signal
+
+    from perflab.local.clients import LocalClients
+    from perflab.local.smoke import deploy, run_fanout
+
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perflab.cli", "local", "up", "--port", "0", "--state-dir", str(state)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        endpoint = ""
+        for line in proc.stdout:
+            if line.startswith("export AWS_ENDPOINT_URL="):
+                endpoint = line.strip().split("=", 1)[1]
+                break
+        assert endpoint, "the stack never printed its endpoint"
+        clients = LocalClients(endpoint, "us-east-1")
+        deployment = deploy(clients, max_concurrency=5)
+        assert run_fanout(clients, deployment, "lambda", 5, "ctrl-c").status == "SUCCEEDED"
+        assert run_fanout(clients, deployment, "ecs-sync", 2, "ctrl-c").status == "SUCCEEDED"
+        postgres_pid = json.loads((state / "postgres" / "server.json").read_text())["pid"]
+        pgid = os.getpgid(proc.pid)
+        os.kill(postgres_pid, 0)  # running
+
+        os.killpg(pgid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)
+    with pytest.raises(ProcessLookupError):
+        os.kill(postgres_pid, 0)
+    assert not (state / "local.json").exists()
