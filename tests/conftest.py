@@ -29,8 +29,12 @@ def local_cloud() -> Iterator[LocalCloudInfo]:
 ClientFactory = Callable[[str], Any]
 
 
-def make_client_factory(info: LocalCloudInfo) -> ClientFactory:
-    config = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
+def make_client_factory(
+    info: LocalCloudInfo, max_attempts: int = 2, max_pool_connections: int = 50
+) -> ClientFactory:
+    config = Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"}, max_pool_connections=max_pool_connections
+    )
 
     def client(service: str) -> Any:
         return boto3.client(

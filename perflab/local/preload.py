@@ -11,13 +11,47 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+#: What Python code that talks to AWS commonly imports at start-up: both fork servers preload these
+#: (the Lambda runtime adds its own). A module that is not installed is skipped.
+COMMON_PRELOAD: tuple[str, ...] = (
+    "json",
+    "logging",
+    "hashlib",
+    "uuid",
+    "decimal",
+    "http.client",
+    "ssl",
+    "boto3",
+    "boto3.session",
+    "boto3.s3.transfer",
+    "boto3.dynamodb.types",
+    "botocore",
+    "botocore.session",
+    "botocore.client",
+    "botocore.credentials",
+    "botocore.httpsession",
+    "botocore.parsers",
+    "botocore.serialize",
+    "botocore.endpoint_provider",
+    "urllib3",
+    "s3transfer",
+)
 
 #: Dummy values for warming botocore without touching the environment or the network: with explicit
 #: credentials a client never runs the credential provider chain (which may probe IMDS).
 _WARM_REGION = "us-east-1"
 _WARM_KEY = "perflab-preload"
+
+
+def preload_from_env(environ: Mapping[str, str], variable: str, default: Sequence[str]) -> tuple[str, ...]:
+    """The modules named, comma-separated, in ``environ[variable]``; ``default`` when it is unset or empty."""
+    configured = environ.get(variable)
+    if not configured:
+        return tuple(default)
+    return tuple(m.strip() for m in configured.split(",") if m.strip())
 
 
 def import_modules(modules: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.conftest import ClientFactory, unique
+from tests.local.helpers import create_table
 
 TERMINAL = "STOPPED"
 
@@ -27,13 +28,7 @@ def make_ecs_env(aws: ClientFactory) -> EcsEnv:
     cluster = unique("cluster")
     aws("ecs").create_cluster(clusterName=cluster)
     subnet = aws("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
-    table = unique("evidence")
-    aws("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = create_table(aws, "evidence", key="id")
     return EcsEnv(cluster=cluster, subnet=subnet, table=table)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +15,7 @@ from perflab.local.compat import DISABLE_ENV
 from perflab.local.process import local_cloud_process
 from perflab.local.stack import LocalCloudConfig
 from tests.conftest import ClientFactory, make_client_factory, unique
-from tests.local.helpers import wait_for_execution
-
-ROLE_ARN = "arn:aws:iam::123456789012:role/perflab-test"
+from tests.local.helpers import create_lambda_role
 
 
 @contextlib.contextmanager
@@ -29,29 +26,6 @@ def stack_without(*patch_names: str) -> Iterator[ClientFactory]:
         monkeypatch.setenv(DISABLE_ENV, ",".join(patch_names))
         with local_cloud_process(LocalCloudConfig(port=0, database=False)) as info:
             yield make_client_factory(info)
-
-
-def create_state_machine(aws: ClientFactory, definition: dict[str, Any]) -> str:
-    arn: str = aws("stepfunctions").create_state_machine(
-        name=unique("sm"), definition=json.dumps(definition), roleArn=ROLE_ARN
-    )["stateMachineArn"]
-    return arn
-
-
-def start(aws: ClientFactory, state_machine_arn: str, payload: Any = None) -> str:
-    arn: str = aws("stepfunctions").start_execution(
-        stateMachineArn=state_machine_arn, input=json.dumps({} if payload is None else payload)
-    )["executionArn"]
-    return arn
-
-
-def run(
-    aws: ClientFactory, definition: dict[str, Any], payload: Any = None, timeout: float = 60.0
-) -> dict[str, Any]:
-    """Create a state machine, run it once and return DescribeExecution's answer."""
-    sfn = aws("stepfunctions")
-    execution_arn = start(aws, create_state_machine(aws, definition), payload)
-    return wait_for_execution(sfn, execution_arn, timeout=timeout)
 
 
 def task(resource: str, parameters: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -121,17 +95,6 @@ def make_ecs(aws: ClientFactory) -> EcsSetup:
     return EcsSetup(cluster, task_definition, subnet, group["GroupId"])
 
 
-def make_table(aws: ClientFactory) -> str:
-    table = unique("table")
-    aws("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return table
-
-
 def make_queue(aws: ClientFactory) -> str:
     url: str = aws("sqs").create_queue(QueueName=unique("queue"))["QueueUrl"]
     return url
@@ -148,24 +111,11 @@ def make_echo_function(aws: ClientFactory) -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("echo.py", ECHO_HANDLER)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = aws("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(trust))[
-        "Role"
-    ]["Arn"]
     name = unique("echo")
     aws("lambda").create_function(
         FunctionName=name,
         Runtime="python3.11",
-        Role=role,
+        Role=create_lambda_role(aws),
         Handler="echo.handler",
         Code={"ZipFile": buffer.getvalue()},
         Timeout=30,

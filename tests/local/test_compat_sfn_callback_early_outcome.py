@@ -11,8 +11,14 @@ import time
 from typing import Any
 
 from tests.conftest import ClientFactory
-from tests.local.helpers import wait_for_execution
-from tests.local.sfn_compat import create_state_machine, make_queue, run, start
+from tests.local.helpers import (
+    create_state_machine,
+    distributed_map,
+    run_state_machine,
+    start_execution,
+    wait_for_execution,
+)
+from tests.local.sfn_compat import make_queue
 
 ITEMS = 20
 
@@ -51,7 +57,9 @@ def answered_by_the_integration_itself() -> dict[str, Any]:
 
 def test_outcome_sent_before_the_watcher_exists_completes_the_task(aws: ClientFactory) -> None:
     items = [{"i": i} for i in range(ITEMS)]
-    described = run(aws, answered_by_the_integration_itself(), {"items": items}, timeout=30)
+    described = run_state_machine(
+        aws("stepfunctions"), answered_by_the_integration_itself(), {"items": items}, timeout=30
+    )
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == items
 
@@ -70,7 +78,7 @@ def test_heartbeat_sent_before_the_watcher_exists_is_accepted(aws: ClientFactory
             }
         },
     }
-    described = run(aws, definition, timeout=30)
+    described = run_state_machine(aws("stepfunctions"), definition, timeout=30)
     # Nobody sends an outcome, so the task times out; but the early heartbeat was accepted.
     events = aws("stepfunctions").get_execution_history(executionArn=described["executionArn"])
     types = [event["type"] for event in events["events"]]
@@ -97,43 +105,27 @@ def answer_from_queue(aws: ClientFactory, queue_url: str, expected: int, stop: t
 
 def test_distributed_map_of_callbacks_answered_immediately_all_succeed(aws: ClientFactory) -> None:
     queue_url = make_queue(aws)
-    definition = {
-        "StartAt": "Fanout",
-        "States": {
-            "Fanout": {
-                "Type": "Map",
-                "ItemsPath": "$.items",
-                "MaxConcurrency": ITEMS,
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                    "StartAt": "Wait for worker",
-                    "States": {
-                        "Wait for worker": {
-                            "Type": "Task",
-                            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                            "Parameters": {
-                                "QueueUrl": queue_url,
-                                "MessageBody": {"token.$": "$$.Task.Token", "i.$": "$.i"},
-                            },
-                            "HeartbeatSeconds": 5,
-                            "TimeoutSeconds": 30,
-                            "End": True,
-                        }
-                    },
-                },
-                "End": True,
-            }
-        },
+    wait_for_worker = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue_url, "MessageBody": {"token.$": "$$.Task.Token", "i.$": "$.i"}},
+        "HeartbeatSeconds": 5,
+        "TimeoutSeconds": 30,
+        "End": True,
     }
+    definition = distributed_map(
+        "Wait for worker", {"Wait for worker": wait_for_worker}, MaxConcurrency=ITEMS
+    )
     items = [{"i": i} for i in range(ITEMS)]
-    execution_arn = start(aws, create_state_machine(aws, definition), {"items": items})
+    sfn = aws("stepfunctions")
+    execution_arn = start_execution(sfn, create_state_machine(sfn, definition), {"items": items})
     stop = threading.Event()
     answered: list[str] = []
     worker = threading.Thread(target=lambda: answered.extend(answer_from_queue(aws, queue_url, ITEMS, stop)))
     worker.start()
     started = time.monotonic()
     try:
-        described = wait_for_execution(aws("stepfunctions"), execution_arn, timeout=60)
+        described = wait_for_execution(sfn, execution_arn, timeout=60)
     finally:
         stop.set()
         worker.join(timeout=10)

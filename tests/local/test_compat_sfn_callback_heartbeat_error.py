@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 from tests.conftest import ClientFactory
-from tests.local.helpers import wait_for_execution
-from tests.local.sfn_compat import create_state_machine, make_queue, start
+from tests.local.helpers import create_state_machine, start_execution, wait_for_execution
+from tests.local.sfn_compat import make_queue
 
 
 def unanswered(queue_url: str, catch: list[str] | None) -> dict[str, Any]:
@@ -32,9 +32,9 @@ def unanswered(queue_url: str, catch: list[str] | None) -> dict[str, Any]:
 
 def run_all(aws: ClientFactory, catches: list[list[str] | None]) -> list[dict[str, Any]]:
     """Start one execution per catcher at once (each costs a heartbeat period), then wait."""
-    queue_url = make_queue(aws)
-    arns = [start(aws, create_state_machine(aws, unanswered(queue_url, c))) for c in catches]
-    return [wait_for_execution(aws("stepfunctions"), arn, timeout=30) for arn in arns]
+    sfn, queue_url = aws("stepfunctions"), make_queue(aws)
+    arns = [start_execution(sfn, create_state_machine(sfn, unanswered(queue_url, c))) for c in catches]
+    return [wait_for_execution(sfn, arn, timeout=30) for arn in arns]
 
 
 def test_heartbeat_timeout_is_reported_and_caught_as_aws_does(aws: ClientFactory) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from perflab.local.compat.sfn_dynamodb_metadata import header_name, sdk_metadata
 from tests.conftest import ClientFactory
-from tests.local.sfn_compat import make_table, run
+from tests.local.helpers import create_table, run_state_machine
 
 
 def test_metadata_is_shaped_like_the_java_sdk() -> None:
@@ -36,7 +36,7 @@ def test_metadata_is_shaped_like_the_java_sdk() -> None:
 
 
 def put_and_get(aws: ClientFactory) -> dict[str, Any]:
-    table = make_table(aws)
+    table = create_table(aws, "table")
     definition = {
         "StartAt": "Put",
         "States": {
@@ -56,7 +56,7 @@ def put_and_get(aws: ClientFactory) -> dict[str, Any]:
             },
         },
     }
-    described = run(aws, definition)
+    described = run_state_machine(aws("stepfunctions"), definition)
     assert described["status"] == "SUCCEEDED", described
     output: dict[str, Any] = json.loads(described["output"])
     return output

@@ -13,7 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ClientFactory
-from tests.local.sfn_compat import run, stack_without
+from tests.local.helpers import run_state_machine
+from tests.local.sfn_compat import stack_without
 from tests.local.test_compat_sfn_callback_early_outcome import answered_by_the_integration_itself
 from tests.local.test_compat_sfn_callback_heartbeat_error import run_all
 from tests.local.test_compat_sfn_callback_sync_heartbeat import run_sync_longer_than_heartbeat
@@ -38,7 +39,9 @@ def unpatched() -> Iterator[ClientFactory]:
 
 
 def test_early_outcome_is_lost(unpatched: ClientFactory) -> None:
-    described = run(unpatched, answered_by_the_integration_itself(), {"items": [{"i": 0}]})
+    described = run_state_machine(
+        unpatched("stepfunctions"), answered_by_the_integration_itself(), {"items": [{"i": 0}]}
+    )
     assert described["status"] == "FAILED"
 
 

@@ -21,13 +21,12 @@ from perflab.local.compat.sfn_map_states_errors import PATCH as STATES_ERRORS
 from perflab.local.compat.sfn_map_tolerated_failure import PATCH as TOLERATED_FAILURE
 from perflab.local.process import local_cloud_process
 from perflab.local.stack import LocalCloudConfig
-from tests.conftest import ClientFactory, make_client_factory, unique
+from tests.conftest import ClientFactory, make_client_factory
 from tests.local import test_compat_sfn_map_tolerated_failure as tolerance
-from tests.local.helpers import wait_for_execution
+from tests.local.helpers import create_state_machine, run_state_machine, start_execution, wait_for_execution
 from tests.local.test_compat_sfn_map_express_processor import express_fanout
 from tests.local.test_compat_sfn_map_states_errors import inline_map
 
-ROLE = "arn:aws:iam::123456789012:role/perflab-test"
 PATCHES = (EXPRESS, RUN_EXECUTIONS, STATES_ERRORS, TOLERATED_FAILURE)
 
 
@@ -42,22 +41,10 @@ def gapped_sfn() -> Iterator[Any]:
         yield aws("stepfunctions")
 
 
-def create(sfn: Any, definition: dict[str, Any]) -> str:
-    arn: str = sfn.create_state_machine(name=unique("gap"), definition=json.dumps(definition), roleArn=ROLE)[
-        "stateMachineArn"
-    ]
-    return arn
-
-
-def run(sfn: Any, definition: dict[str, Any], execution_input: dict[str, Any]) -> dict[str, Any]:
-    execution_arn = sfn.start_execution(
-        stateMachineArn=create(sfn, definition), input=json.dumps(execution_input)
-    )["executionArn"]
-    return wait_for_execution(sfn, execution_arn, timeout=60)
-
-
 def test_tolerance_is_ignored(gapped_sfn: Any) -> None:
-    described = run(gapped_sfn, tolerance.fanout({}), {"items": tolerance.items(4, {1})})
+    described = run_state_machine(
+        gapped_sfn, tolerance.fanout({}), {"items": tolerance.items(4, {1})}, name_prefix="gap"
+    )
 
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"])["results"] == [{"value": 0}, None, {"value": 2}, {"value": 3}]
@@ -66,20 +53,19 @@ def test_tolerance_is_ignored(gapped_sfn: Any) -> None:
 def test_integer_percentage_is_rejected(gapped_sfn: Any) -> None:
     # moto's InvalidDefinition reaches boto3 without an error code: match the message.
     with pytest.raises(botocore.exceptions.ClientError, match=r"ASLParserException.*100"):
-        create(gapped_sfn, tolerance.fanout({"ToleratedFailurePercentage": 100}))
+        create_state_machine(gapped_sfn, tolerance.fanout({"ToleratedFailurePercentage": 100}), "gap")
 
 
 def test_express_processor_is_rejected(gapped_sfn: Any) -> None:
     with pytest.raises(botocore.exceptions.ClientError, match=r"ASLParserException.*EXPRESS"):
-        create(gapped_sfn, express_fanout())
+        create_state_machine(gapped_sfn, express_fanout(), "gap")
 
 
 def test_map_run_has_no_listable_executions(gapped_sfn: Any) -> None:
     definition = tolerance.fanout({})
-    execution_arn = gapped_sfn.start_execution(
-        stateMachineArn=create(gapped_sfn, definition),
-        input=json.dumps({"items": tolerance.items(2, set())}),
-    )["executionArn"]
+    execution_arn = start_execution(
+        gapped_sfn, create_state_machine(gapped_sfn, definition, "gap"), {"items": tolerance.items(2, set())}
+    )
     assert wait_for_execution(gapped_sfn, execution_arn, timeout=60)["status"] == "SUCCEEDED"
     (map_run,) = gapped_sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]
 
@@ -89,7 +75,8 @@ def test_map_run_has_no_listable_executions(gapped_sfn: Any) -> None:
 
 
 def test_states_error_in_inline_map_becomes_states_runtime(gapped_sfn: Any) -> None:
-    described = run(gapped_sfn, inline_map("States.TaskFailed", ["States.TaskFailed"]), {"items": [1]})
+    definition = inline_map("States.TaskFailed", ["States.TaskFailed"])
+    described = run_state_machine(gapped_sfn, definition, {"items": [1]}, name_prefix="gap")
 
     assert described["status"] == "FAILED"
     assert described["error"] == "States.Runtime"

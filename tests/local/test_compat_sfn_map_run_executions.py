@@ -13,47 +13,36 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ClientFactory, unique
-from tests.local.helpers import wait_for_execution
+from tests.conftest import ClientFactory
+from tests.local.helpers import create_state_machine, distributed_map, start_execution, wait_for_execution
 
-ROLE = "arn:aws:iam::123456789012:role/perflab-test"
 FAILING = {3, 50, 97}
 
 
 def fanout(max_concurrency: int, wait_seconds: int) -> dict[str, Any]:
     """Each item waits, then fails (Fail state) when ``item.fail`` is true, else echoes its value."""
-    return {
-        "StartAt": "Fanout",
-        "States": {
-            "Fanout": {
-                "Type": "Map",
-                "ItemsPath": "$.items",
-                "Label": "Items",
-                "MaxConcurrency": max_concurrency,
-                "ToleratedFailurePercentage": 100,
-                "ItemSelector": {"value.$": "$$.Map.Item.Value.value", "fail.$": "$$.Map.Item.Value.fail"},
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                    "StartAt": "Work",
-                    "States": {
-                        "Work": {"Type": "Wait", "Seconds": wait_seconds, "Next": "Check"},
-                        "Check": {
-                            "Type": "Choice",
-                            "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "ItemFails"}],
-                            "Default": "ItemWorks",
-                        },
-                        "ItemFails": {"Type": "Fail", "Error": "Item.Failed", "Cause": "asked to"},
-                        "ItemWorks": {
-                            "Type": "Pass",
-                            "Parameters": {"value.$": "$.value", "execution.$": "$$.Execution.Id"},
-                            "End": True,
-                        },
-                    },
-                },
-                "End": True,
-            }
+    states = {
+        "Work": {"Type": "Wait", "Seconds": wait_seconds, "Next": "Check"},
+        "Check": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "ItemFails"}],
+            "Default": "ItemWorks",
+        },
+        "ItemFails": {"Type": "Fail", "Error": "Item.Failed", "Cause": "asked to"},
+        "ItemWorks": {
+            "Type": "Pass",
+            "Parameters": {"value.$": "$.value", "execution.$": "$$.Execution.Id"},
+            "End": True,
         },
     }
+    return distributed_map(
+        "Work",
+        states,
+        Label="Items",
+        MaxConcurrency=max_concurrency,
+        ToleratedFailurePercentage=100,
+        ItemSelector={"value.$": "$$.Map.Item.Value.value", "fail.$": "$$.Map.Item.Value.fail"},
+    )
 
 
 def items(count: int) -> list[dict[str, Any]]:
@@ -61,14 +50,9 @@ def items(count: int) -> list[dict[str, Any]]:
 
 
 def start(sfn: Any, max_concurrency: int, count: int, wait_seconds: int) -> tuple[str, str]:
-    name = unique("map-children")
-    arn = sfn.create_state_machine(
-        name=name, definition=json.dumps(fanout(max_concurrency, wait_seconds)), roleArn=ROLE
-    )["stateMachineArn"]
-    execution_arn: str = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": items(count)}))[
-        "executionArn"
-    ]
-    return name, execution_arn
+    arn = create_state_machine(sfn, fanout(max_concurrency, wait_seconds), "map-children")
+    name = arn.rsplit(":", 1)[1]
+    return name, start_execution(sfn, arn, {"items": items(count)})
 
 
 def list_children(sfn: Any, map_run_arn: str, **kwargs: Any) -> list[dict[str, Any]]:

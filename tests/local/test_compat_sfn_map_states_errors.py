@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ClientFactory, unique
-from tests.local.helpers import wait_for_execution
-
-ROLE = "arn:aws:iam::123456789012:role/perflab-test"
+from tests.conftest import ClientFactory
+from tests.local.helpers import run_state_machine
 
 
 def _fail(error: str) -> dict[str, Any]:
@@ -55,13 +53,7 @@ CASES = [
 
 
 def run(sfn: Any, definition: dict[str, Any]) -> dict[str, Any]:
-    arn = sfn.create_state_machine(
-        name=unique("states-errors"), definition=json.dumps(definition), roleArn=ROLE
-    )["stateMachineArn"]
-    execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [1, 2]}))[
-        "executionArn"
-    ]
-    return wait_for_execution(sfn, execution_arn, timeout=60)
+    return run_state_machine(sfn, definition, {"items": [1, 2]}, name_prefix="states-errors")
 
 
 @pytest.mark.parametrize(("shape", "error", "catch_errors"), CASES)

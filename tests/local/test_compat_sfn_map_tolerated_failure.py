@@ -11,45 +11,34 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ClientFactory, unique
-from tests.local.helpers import wait_for_execution
+from tests.conftest import ClientFactory
+from tests.local.helpers import create_state_machine, distributed_map, start_execution, wait_for_execution
 
-ROLE = "arn:aws:iam::123456789012:role/perflab-test"
 THRESHOLD_ERROR = "States.ExceedToleratedFailureThreshold"
 
 
 def fanout(tolerance: dict[str, Any], max_concurrency: int = 0) -> dict[str, Any]:
     """A Distributed Map whose item fails (a Fail state) when ``item.fail`` is true; a Catch on
     the Map routes any error to ``Caught`` with the error under ``$.error``."""
-    item_processor = {
-        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-        "StartAt": "Check",
-        "States": {
-            "Check": {
-                "Type": "Choice",
-                "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "ItemFails"}],
-                "Default": "ItemWorks",
-            },
-            "ItemFails": {"Type": "Fail", "Error": "Item.Failed", "Cause": "asked to fail"},
-            "ItemWorks": {"Type": "Pass", "Parameters": {"value.$": "$.value"}, "End": True},
+    states = {
+        "Check": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "ItemFails"}],
+            "Default": "ItemWorks",
         },
+        "ItemFails": {"Type": "Fail", "Error": "Item.Failed", "Cause": "asked to fail"},
+        "ItemWorks": {"Type": "Pass", "Parameters": {"value.$": "$.value"}, "End": True},
     }
-    return {
-        "StartAt": "Fanout",
-        "States": {
-            "Fanout": {
-                "Type": "Map",
-                "ItemsPath": "$.items",
-                "MaxConcurrency": max_concurrency,
-                **tolerance,
-                "ItemProcessor": item_processor,
-                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
-                "ResultPath": "$.results",
-                "End": True,
-            },
-            "Caught": {"Type": "Pass", "End": True},
-        },
-    }
+    definition = distributed_map(
+        "Check",
+        states,
+        MaxConcurrency=max_concurrency,
+        **tolerance,
+        Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+        ResultPath="$.results",
+    )
+    definition["States"]["Caught"] = {"Type": "Pass", "End": True}
+    return definition
 
 
 def items(count: int, failing: set[int]) -> list[dict[str, Any]]:
@@ -57,13 +46,7 @@ def items(count: int, failing: set[int]) -> list[dict[str, Any]]:
 
 
 def start(sfn: Any, definition: dict[str, Any], execution_input: dict[str, Any]) -> str:
-    arn = sfn.create_state_machine(name=unique("tolerance"), definition=json.dumps(definition), roleArn=ROLE)[
-        "stateMachineArn"
-    ]
-    execution_arn: str = sfn.start_execution(stateMachineArn=arn, input=json.dumps(execution_input))[
-        "executionArn"
-    ]
-    return execution_arn
+    return start_execution(sfn, create_state_machine(sfn, definition, "tolerance"), execution_input)
 
 
 def finish(sfn: Any, execution_arn: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ClientFactory, unique
-from tests.local.sfn_compat import ROLE_ARN, stack_without
+from tests.conftest import ClientFactory
+from tests.local.helpers import create_state_machine
+from tests.local.sfn_compat import stack_without
 
 #: A JSONPath definition (the default query language) using JSONPath-only fields.
 GOOD = {
@@ -25,18 +25,11 @@ BAD = {
 }
 
 
-def create(aws: ClientFactory, definition: dict[str, object]) -> str:
-    arn: str = aws("stepfunctions").create_state_machine(
-        name=unique("sm"), definition=json.dumps(definition), roleArn=ROLE_ARN
-    )["stateMachineArn"]
-    return arn
-
-
 def bad_then_good(aws: ClientFactory) -> None:
     # (moto answers InvalidDefinition with an empty error code: match the message.)
     with pytest.raises(ClientError, match="Cannot downgrade from JSONata"):
-        create(aws, BAD)
-    create(aws, GOOD)
+        create_state_machine(aws("stepfunctions"), BAD)
+    create_state_machine(aws("stepfunctions"), GOOD)
 
 
 def test_a_bad_definition_does_not_break_later_ones(aws: ClientFactory) -> None:
@@ -53,7 +46,7 @@ def test_concurrent_creates_all_succeed(aws: ClientFactory) -> None:
 
 def _try_create(aws: ClientFactory, definition: dict[str, object]) -> bool:
     try:
-        create(aws, definition)
+        create_state_machine(aws("stepfunctions"), definition)
     except ClientError as error:
         assert "Cannot downgrade from JSONata" in error.response["Error"]["Message"]
         return False

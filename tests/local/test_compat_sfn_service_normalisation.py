@@ -10,14 +10,8 @@ from perflab.local.compat.sfn_service_normalisation import (
     to_sdk_request,
 )
 from tests.conftest import ClientFactory
-from tests.local.sfn_compat import (
-    make_echo_function,
-    make_ecs,
-    make_table,
-    run,
-    stack_without,
-    task,
-)
+from tests.local.helpers import create_table, run_state_machine
+from tests.local.sfn_compat import make_echo_function, make_ecs, stack_without, task
 
 RUN_TASK = "arn:aws:states:::ecs:runTask"
 
@@ -54,7 +48,7 @@ def test_request_and_response_follow_the_operation_shapes() -> None:
 
 def run_ecs_task(aws: ClientFactory) -> dict[str, object]:
     ecs = make_ecs(aws)
-    return run(aws, task(RUN_TASK, ecs.run_task_parameters()))
+    return run_state_machine(aws("stepfunctions"), task(RUN_TASK, ecs.run_task_parameters()))
 
 
 def test_ecs_run_task_succeeds_with_sfn_cased_output(aws: ClientFactory) -> None:
@@ -72,7 +66,7 @@ def test_ecs_run_task_succeeds_with_sfn_cased_output(aws: ClientFactory) -> None
 
 
 def test_dynamodb_put_and_get_item_still_work(aws: ClientFactory) -> None:
-    table = make_table(aws)
+    table = create_table(aws, "table")
     definition = {
         "StartAt": "Put",
         "States": {
@@ -92,7 +86,7 @@ def test_dynamodb_put_and_get_item_still_work(aws: ClientFactory) -> None:
             },
         },
     }
-    described = run(aws, definition)
+    described = run_state_machine(aws("stepfunctions"), definition)
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"]) == {"Item": {"pk": {"S": "a"}, "n": {"N": "1"}}}
 
@@ -100,7 +94,7 @@ def test_dynamodb_put_and_get_item_still_work(aws: ClientFactory) -> None:
 def test_lambda_invoke_still_works(aws: ClientFactory) -> None:
     function = make_echo_function(aws)
     definition = task("arn:aws:states:::lambda:invoke", {"FunctionName": function, "Payload": {"x": 1}})
-    described = run(aws, definition)
+    described = run_state_machine(aws("stepfunctions"), definition)
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
     assert output["StatusCode"] == 200

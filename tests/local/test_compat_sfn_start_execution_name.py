@@ -8,15 +8,14 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import ClientFactory
-from tests.local.helpers import wait_for_execution
-from tests.local.sfn_compat import create_state_machine
+from tests.local.helpers import create_state_machine, wait_for_execution
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 
 
 def start_unnamed_twice(aws: ClientFactory) -> list[str]:
     sfn = aws("stepfunctions")
-    arn = create_state_machine(aws, PASS)
+    arn = create_state_machine(sfn, PASS)
     return [sfn.start_execution(stateMachineArn=arn)["executionArn"] for _ in range(2)]
 
 

@@ -11,7 +11,8 @@ import time
 
 from perflab.local.compat.sfn_timestamps import epoch_millis, without_datetimes
 from tests.conftest import ClientFactory
-from tests.local.sfn_compat import create_state_machine, run, task
+from tests.local.helpers import create_state_machine, run_state_machine
+from tests.local.sfn_compat import task
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 
@@ -30,9 +31,10 @@ def test_datetimes_become_epoch_milliseconds() -> None:
 
 def describe_state_machine_output(aws: ClientFactory) -> dict[str, object]:
     """Run a Task whose SDK response holds a timestamp (CreationDate) straight into the output."""
-    described_arn = create_state_machine(aws, PASS)
+    sfn = aws("stepfunctions")
+    described_arn = create_state_machine(sfn, PASS)
     definition = task("arn:aws:states:::aws-sdk:sfn:describeStateMachine", {"StateMachineArn": described_arn})
-    return run(aws, definition)
+    return run_state_machine(sfn, definition)
 
 
 def test_timestamps_in_results_keep_describe_execution_working(aws: ClientFactory) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from perflab.local.ecs_agent import (
 from perflab.local.stack import LocalCloudInfo
 from tests.conftest import ClientFactory, unique
 from tests.local.ecs_helpers import EcsEnv, get_item, make_ecs_env, register, run, wait_task
+from tests.local.helpers import pid_gone, wait_for_file
 
 #: Writes one DynamoDB item from inside the task: the evidence that the code ran, with its env.
 WRITE_ITEM = (
@@ -46,25 +46,6 @@ SLEEPER = (
 @pytest.fixture(scope="module")
 def ecs_env(aws: ClientFactory) -> EcsEnv:
     return make_ecs_env(aws)
-
-
-def _wait_for_file(path: Path, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
-    return path.read_text()
-
-
-def _pid_gone(pid: int, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_task_runs_writes_evidence_and_stops_with_exit_0(aws: ClientFactory, ecs_env: EcsEnv) -> None:
@@ -134,7 +115,7 @@ def test_stop_task_terminates_the_process(aws: ClientFactory, ecs_env: EcsEnv, t
     pidfile = tmp_path / "pid"
     arn = register(ecs, ["python", "-c", SLEEPER], {"PIDFILE": str(pidfile)})
     task_arn = run(ecs, ecs_env, arn)["taskArn"]
-    pid = int(_wait_for_file(pidfile))
+    pid = int(wait_for_file(pidfile))
     assert wait_task(ecs, ecs_env, task_arn, "RUNNING")["lastStatus"] == "RUNNING"
 
     stopping = ecs.stop_task(cluster=ecs_env.cluster, task=task_arn, reason="enough")["task"]
@@ -144,7 +125,7 @@ def test_stop_task_terminates_the_process(aws: ClientFactory, ecs_env: EcsEnv, t
     assert task["stopCode"] == "UserInitiated"
     assert task["stoppedReason"] == "enough"
     assert task["containers"][0]["exitCode"] == 128 + signal.SIGTERM
-    assert _pid_gone(pid)
+    assert pid_gone(pid)
     # StopTask on a stopped task answers it unchanged.
     again = ecs.stop_task(cluster=ecs_env.cluster, task=task_arn, reason="again")["task"]
     assert again["stoppedReason"] == "enough"
@@ -159,12 +140,12 @@ def test_stop_task_escalates_to_sigkill_after_stop_timeout(
         ecs, ["python", "-c", SLEEPER], {"PIDFILE": str(pidfile), "IGNORE_TERM": "1"}, stopTimeout=1
     )
     task_arn = run(ecs, ecs_env, arn)["taskArn"]
-    pid = int(_wait_for_file(pidfile))
+    pid = int(wait_for_file(pidfile))
     ecs.stop_task(cluster=ecs_env.cluster, task=task_arn)
     task = wait_task(ecs, ecs_env, task_arn, timeout=15)
     assert task["containers"][0]["exitCode"] == 128 + signal.SIGKILL
     assert task["stopCode"] == "UserInitiated"
-    assert _pid_gone(pid)
+    assert pid_gone(pid)
 
 
 def test_output_goes_to_cloudwatch_logs(aws: ClientFactory, ecs_env: EcsEnv) -> None:
@@ -299,7 +280,7 @@ def test_environment_layers_override_in_ecs_order(tmp_path: Path) -> None:
 def test_step_functions_run_task_sync(aws: ClientFactory, ecs_env: EcsEnv, code: str, status: str) -> None:
     import json
 
-    from tests.local.helpers import wait_for_execution
+    from tests.local.helpers import run_state_machine
 
     ecs, sfn = aws("ecs"), aws("stepfunctions")
     arn = register(ecs, ["python", "-c", code])
@@ -320,13 +301,7 @@ def test_step_functions_run_task_sync(aws: ClientFactory, ecs_env: EcsEnv, code:
             }
         },
     }
-    machine = sfn.create_state_machine(
-        name=unique("ecs-sync"),
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/perflab-test",
-    )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-    described = wait_for_execution(sfn, execution, timeout=60)
+    described = run_state_machine(sfn, definition, name_prefix="ecs-sync")
     assert described["status"] == status, described
     if status == "FAILED":
         assert described["error"] == "States.TaskFailed"

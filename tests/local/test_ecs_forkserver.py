@@ -26,6 +26,7 @@ from perflab.local.process import local_cloud_process
 from perflab.local.stack import LocalCloudConfig, LocalCloudInfo
 from tests.conftest import ClientFactory, make_client_factory, unique
 from tests.local.ecs_helpers import EcsEnv, get_item, make_ecs_env, register, run, wait_task
+from tests.local.helpers import pid_gone, wait_for_file
 
 PY = "/venv/bin/python"
 
@@ -292,7 +293,7 @@ def test_stop_task_kills_a_forked_task(
     arn = register(ecs, ["python", "-c", SLEEPER], {"PIDFILE": str(pidfile)})
     task_arn = run(ecs, fs_ecs, arn)["taskArn"]
     assert wait_task(ecs, fs_ecs, task_arn, "RUNNING")["lastStatus"] == "RUNNING"
-    pid = int(_wait_for_file(pidfile))
+    pid = int(wait_for_file(pidfile))
     # A forked task shows the spawner's command line (there was no exec).
     assert b"perflab.local.ecs_agent.spawner" in Path(f"/proc/{pid}/cmdline").read_bytes()
 
@@ -300,7 +301,7 @@ def test_stop_task_kills_a_forked_task(
     task = wait_task(ecs, fs_ecs, task_arn)
     assert task["stopCode"] == "UserInitiated"
     assert task["containers"][0]["exitCode"] == 128 + signal.SIGTERM
-    assert _pid_gone(pid)
+    assert pid_gone(pid)
 
 
 def test_100_concurrent_forked_boto3_tasks(fs_aws: ClientFactory, fs_ecs: EcsEnv) -> None:
@@ -361,25 +362,6 @@ def test_spawn_mode_runs_a_fresh_interpreter(spawn_cloud: LocalCloudInfo) -> Non
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _wait_for_file(path: Path, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
-    return path.read_text()
-
-
-def _pid_gone(pid: int, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_cli_ecs_mode_option() -> None:

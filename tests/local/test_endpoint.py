@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import ClientFactory, unique
-from tests.local.helpers import wait_for_execution
+from tests.local.helpers import distributed_map, run_state_machine
 
 
 def test_control_planes_answer(aws: ClientFactory) -> None:
@@ -21,37 +21,10 @@ def test_control_planes_answer(aws: ClientFactory) -> None:
 
 
 def test_state_machine_executes_distributed_map(aws: ClientFactory) -> None:
-    sfn = aws("stepfunctions")
-    definition = {
-        "StartAt": "Fanout",
-        "States": {
-            "Fanout": {
-                "Type": "Map",
-                "ItemsPath": "$.items",
-                "MaxConcurrency": 100,
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                    "StartAt": "Double",
-                    "States": {
-                        "Double": {
-                            "Type": "Pass",
-                            "Parameters": {"value.$": "States.MathAdd($, $)"},
-                            "End": True,
-                        }
-                    },
-                },
-                "End": True,
-            }
-        },
-    }
-    arn = sfn.create_state_machine(
-        name=unique("sm"),
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/perflab-test",
-    )["stateMachineArn"]
-    execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": list(range(20))}))[
-        "executionArn"
-    ]
-    waiter_status = wait_for_execution(sfn, execution_arn)
+    double = {"Type": "Pass", "Parameters": {"value.$": "States.MathAdd($, $)"}, "End": True}
+    definition = distributed_map("Double", {"Double": double}, MaxConcurrency=100)
+    waiter_status = run_state_machine(
+        aws("stepfunctions"), definition, {"items": list(range(20))}, timeout=120
+    )
     assert waiter_status["status"] == "SUCCEEDED"
     assert json.loads(waiter_status["output"]) == [{"value": 2 * i} for i in range(20)]

@@ -12,7 +12,7 @@ from perflab.local.clients import LocalClients
 from perflab.local.smoke import CONTAINER, SmokeDeployment, deploy
 from perflab.local.stack import LocalCloudInfo
 from tests.conftest import unique
-from tests.local.helpers import wait_for_execution
+from tests.local.helpers import run_state_machine
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +28,10 @@ def deployment(clients: LocalClients) -> SmokeDeployment:
 def run_single_task(
     clients: LocalClients, task: dict[str, Any], execution_input: dict[str, Any]
 ) -> dict[str, Any]:
-    sfn = clients("stepfunctions")
-    arn = sfn.create_state_machine(
-        name=unique("failure"),
-        definition=json.dumps({"StartAt": "T", "States": {"T": {**task, "End": True}}}),
-        roleArn="arn:aws:iam::123456789012:role/perflab-test",
-    )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(execution_input))["executionArn"]
-    return wait_for_execution(sfn, execution, timeout=120)
+    definition = {"StartAt": "T", "States": {"T": {**task, "End": True}}}
+    return run_state_machine(
+        clients("stepfunctions"), definition, execution_input, name_prefix="failure", timeout=120
+    )
 
 
 def test_raising_handler_fails_the_task_with_its_error_type(

@@ -14,19 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from perflab.local.stack import LocalCloudInfo
 from tests.conftest import ClientFactory, unique
-
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
+from tests.local.helpers import create_lambda_role, create_table, no_retry_client
 
 HANDLER = """
 import json, os, time, boto3
@@ -95,9 +87,7 @@ FunctionFactory = Callable[..., str]
 def make_function(aws: ClientFactory) -> Iterator[FunctionFactory]:
     """Creates functions from in-memory zips; deletes them (and so their environments) afterwards."""
     lam = aws("lambda")
-    role = aws("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(TRUST))[
-        "Role"
-    ]["Arn"]
+    role = create_lambda_role(aws)
     created: list[str] = []
 
     def make(
@@ -141,14 +131,7 @@ def report_line(response: dict[str, Any]) -> str:
 
 
 def test_handler_runs_and_reaches_the_local_cloud(aws: ClientFactory, make_function: FunctionFactory) -> None:
-    table = unique("tbl")
-    ddb = aws("dynamodb")
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table, ddb = create_table(aws, "tbl"), aws("dynamodb")
     name = make_function(env={"CUSTOM": "from-config"}, memory=192)
     response, payload = invoke(aws("lambda"), name, {"action": "put", "table": table, "key": "k1"})
     assert response["StatusCode"] == 200 and "FunctionError" not in response
@@ -255,14 +238,7 @@ def test_reserved_concurrency_throttles(
     bucket = unique("gate")
     s3.create_bucket(Bucket=bucket)
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
-    no_retry = boto3.client(
-        "lambda",
-        endpoint_url=local_cloud.endpoint_url,
-        region_name=local_cloud.region,
-        aws_access_key_id="perflab-local",
-        aws_secret_access_key="perflab-local-secret",
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
-    )
+    no_retry = no_retry_client(local_cloud, "lambda")
     results: dict[str, Any] = {}
     first = threading.Thread(
         target=lambda: results.update(first=invoke(lam, name, {"action": "gate", "bucket": bucket}))

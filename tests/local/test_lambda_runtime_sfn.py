@@ -9,15 +9,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import ClientFactory, unique
-from tests.local.helpers import wait_for_execution
-from tests.local.test_lambda_runtime import HANDLER, TRUST, build_zip
+from tests.local.helpers import create_lambda_role, create_table, distributed_map, run_state_machine
+from tests.local.test_lambda_runtime import HANDLER, build_zip
 
 
 @pytest.fixture(scope="module")
 def function_and_role(aws: ClientFactory) -> Iterator[tuple[str, str]]:
-    role = aws("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(TRUST))[
-        "Role"
-    ]["Arn"]
+    role = create_lambda_role(aws)
     name = unique("fn")
     aws("lambda").create_function(
         FunctionName=name,
@@ -33,39 +31,20 @@ def function_and_role(aws: ClientFactory) -> Iterator[tuple[str, str]]:
 
 
 def fanout(function_arn: str) -> dict[str, Any]:
-    return {
-        "StartAt": "Fanout",
-        "States": {
-            "Fanout": {
-                "Type": "Map",
-                "ItemsPath": "$.items",
-                "MaxConcurrency": 100,
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                    "StartAt": "Invoke",
-                    "States": {
-                        "Invoke": {
-                            "Type": "Task",
-                            "Resource": "arn:aws:states:::lambda:invoke",
-                            "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
-                            "OutputPath": "$.Payload",
-                            "End": True,
-                        }
-                    },
-                },
-                "End": True,
-            }
-        },
+    invoke = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
+        "OutputPath": "$.Payload",
+        "End": True,
     }
+    return distributed_map("Invoke", {"Invoke": invoke}, MaxConcurrency=100)
 
 
 def run(aws: ClientFactory, role: str, definition: dict[str, Any], items: list[Any]) -> dict[str, Any]:
     sfn = aws("stepfunctions")
-    arn = sfn.create_state_machine(name=unique("sm"), definition=json.dumps(definition), roleArn=role)[
-        "stateMachineArn"
-    ]
-    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": items}))["executionArn"]
-    described = wait_for_execution(sfn, execution, timeout=240)
+    described = run_state_machine(sfn, definition, {"items": items}, role_arn=role, timeout=240)
+    execution = described["executionArn"]
     described["history"] = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
     return described
 
@@ -74,14 +53,7 @@ def test_distributed_map_runs_one_hundred_real_invocations(
     aws: ClientFactory, function_and_role: tuple[str, str]
 ) -> None:
     name, role = function_and_role
-    table = unique("tbl")
-    ddb = aws("dynamodb")
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table, ddb = create_table(aws, "tbl"), aws("dynamodb")
     function_arn = aws("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     items = [{"action": "put", "table": table, "key": f"item-{i}"} for i in range(100)]
     described = run(aws, role, fanout(function_arn), items)

@@ -7,24 +7,17 @@ empty list before moto reads it (moto's ENI then has no groups; nothing local en
 
 from __future__ import annotations
 
-import functools
 import inspect
 from typing import Any
 
 from perflab.local.compat import CompatPatch
+from perflab.local.compat.ecs_support import ecs_model, wrap_init
 
 NAME = "ecs_awsvpc_security_groups"
-_MARKER = "__perflab_default_security_groups__"
-
-
-def _task_class() -> Any:
-    from moto.ecs import models
-
-    return getattr(models, "Task", None)
 
 
 def needed() -> bool:
-    task = _task_class()
+    task = ecs_model("Task")
     if task is None:
         return False
     init = inspect.unwrap(task.__init__)
@@ -40,20 +33,13 @@ def _with_default_groups(config: Any) -> Any:
     return {**config, "awsvpcConfiguration": {**awsvpc, "securityGroups": []}}
 
 
+def _default_groups(kwargs: dict[str, Any]) -> None:
+    if "networking_configuration" in kwargs:
+        kwargs["networking_configuration"] = _with_default_groups(kwargs["networking_configuration"])
+
+
 def apply() -> None:
-    task = _task_class()
-    original = task.__init__
-    if getattr(original, _MARKER, False):
-        return
-
-    @functools.wraps(original)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if "networking_configuration" in kwargs:
-            kwargs["networking_configuration"] = _with_default_groups(kwargs["networking_configuration"])
-        original(self, *args, **kwargs)
-
-    setattr(__init__, _MARKER, True)
-    task.__init__ = __init__
+    wrap_init(ecs_model("Task"), NAME, before=_default_groups)
 
 
 PATCH = CompatPatch(

@@ -12,23 +12,16 @@ process exits, and moto's serialiser reports them.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from perflab.local.compat import CompatPatch
+from perflab.local.compat.ecs_support import ecs_model, wrap_init
 
 NAME = "ecs_container_exit_code"
-_MARKER = "__perflab_exit_code__"
-
-
-def _container_class() -> Any:
-    from moto.ecs import models
-
-    return getattr(models, "Container", None)
 
 
 def needed() -> bool:
-    container = _container_class()
+    container = ecs_model("Container")
     if container is None:
         return False
     probe = container.__new__(container)
@@ -44,20 +37,13 @@ class _ProbeTaskDefinition:
     container_definitions = [{"name": "probe", "image": "probe"}]
 
 
+def _not_exited(container: Any) -> None:
+    container.exitCode = None
+    container.reason = None
+
+
 def apply() -> None:
-    container = _container_class()
-    original = container.__init__
-    if getattr(original, _MARKER, False):
-        return
-
-    @functools.wraps(original)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        self.exitCode = None
-        self.reason = None
-
-    setattr(__init__, _MARKER, True)
-    container.__init__ = __init__
+    wrap_init(ecs_model("Container"), NAME, after=_not_exited)
 
 
 PATCH = CompatPatch(

@@ -8,46 +8,29 @@ task's ARN once the task exists.
 
 from __future__ import annotations
 
-import functools
+import inspect
 from typing import Any
 
 from perflab.local.compat import CompatPatch
+from perflab.local.compat.ecs_support import ecs_model, wrap_init
 
 NAME = "ecs_container_task_arn"
-_MARKER = "__perflab_container_task_arn__"
-
-
-def _task_class() -> Any:
-    from moto.ecs import models
-
-    return getattr(models, "Task", None)
 
 
 def needed() -> bool:
-    import inspect
-
-    from moto.ecs import models
-
-    container = getattr(models, "Container", None)
-    if _task_class() is None or container is None:
+    container = ecs_model("Container")
+    if ecs_model("Task") is None or container is None:
         return False
     return "self.task_arn = task_def.arn" in inspect.getsource(container.__init__)
 
 
+def _containers_get_task_arn(task: Any) -> None:
+    for container in task.containers:
+        container.task_arn = task.task_arn
+
+
 def apply() -> None:
-    task = _task_class()
-    original = task.__init__
-    if getattr(original, _MARKER, False):
-        return
-
-    @functools.wraps(original)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        for container in self.containers:
-            container.task_arn = self.task_arn
-
-    setattr(__init__, _MARKER, True)
-    task.__init__ = __init__
+    wrap_init(ecs_model("Task"), NAME, after=_containers_get_task_arn)
 
 
 PATCH = CompatPatch(

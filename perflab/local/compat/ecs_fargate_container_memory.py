@@ -13,6 +13,7 @@ import functools
 from typing import Any
 
 from perflab.local.compat import CompatPatch
+from perflab.local.compat.ecs_support import ecs_model
 
 NAME = "ecs_fargate_container_memory"
 _MARKER = "__perflab_container_memory__"
@@ -26,14 +27,8 @@ class _Definitions:
         self.container_definitions = container_definitions
 
 
-def _backend_class() -> Any:
-    from moto.ecs import models
-
-    return getattr(models, "EC2ContainerServiceBackend", None)
-
-
 def needed() -> bool:
-    cls = _backend_class()
+    cls = ecs_model("EC2ContainerServiceBackend")
     calculate = getattr(cls, "_calculate_task_resource_requirements", None)
     if calculate is None or getattr(calculate, _MARKER, False):
         return False
@@ -45,7 +40,7 @@ def needed() -> bool:
 
 
 def apply() -> None:
-    cls = _backend_class()
+    cls = ecs_model("EC2ContainerServiceBackend")
     original = cls._calculate_task_resource_requirements
     if getattr(original, _MARKER, False):
         return

@@ -9,42 +9,28 @@ then changes only when set, which the local ECS agent does as the task's process
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from perflab.local.compat import CompatPatch
+from perflab.local.compat.ecs_support import ecs_model, wrap_init
 
 NAME = "ecs_task_lifecycle"
-_MARKER = "__perflab_no_auto_transitions__"
-
-
-def _task_class() -> Any:
-    from moto.ecs import models
-
-    return getattr(models, "Task", None)
 
 
 def needed() -> bool:
     from moto.moto_api._internal.managed_state_model import ManagedState
 
-    task = _task_class()
+    task = ecs_model("Task")
     return task is not None and issubclass(task, ManagedState)
 
 
+def _no_transitions(task: Any) -> None:
+    # No transitions: ManagedState.status then always returns the status last set.
+    task._transitions = []
+
+
 def apply() -> None:
-    task = _task_class()
-    original = task.__init__
-    if getattr(original, _MARKER, False):
-        return
-
-    @functools.wraps(original)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        # No transitions: ManagedState.status then always returns the status last set.
-        self._transitions = []
-
-    setattr(__init__, _MARKER, True)
-    task.__init__ = __init__
+    wrap_init(ecs_model("Task"), NAME, after=_no_transitions)
 
 
 PATCH = CompatPatch(

@@ -124,15 +124,20 @@ def _replace_in_place(target: dict[str, Any], converted: dict[str, Any]) -> None
     target.update(converted)
 
 
+def _operation(self: Any, boto_service_name: str | None, service_action_name: str | None) -> Any | None:
+    """The botocore operation model of the state's integration (None when botocore has none)."""
+    service = self._get_boto_service_name(boto_service_name=boto_service_name)
+    action = self._get_boto_service_action(service_action_name=service_action_name)
+    return operation_model(service, action)
+
+
 def _normalise_parameters(
     self: Any,
     parameters: dict[str, Any],
     boto_service_name: str | None = None,
     service_action_name: str | None = None,
 ) -> None:
-    service = self._get_boto_service_name(boto_service_name=boto_service_name)
-    action = self._get_boto_service_action(service_action_name=service_action_name)
-    operation = operation_model(service, action)
+    operation = _operation(self, boto_service_name, service_action_name)
     if operation is None or operation.input_shape is None or not isinstance(parameters, dict):
         return
     _replace_in_place(parameters, to_sdk_request(parameters, operation.input_shape))
@@ -144,9 +149,7 @@ def _normalise_response(
     boto_service_name: str | None = None,
     service_action_name: str | None = None,
 ) -> None:
-    service = self._get_boto_service_name(boto_service_name=boto_service_name)
-    action = self._get_boto_service_action(service_action_name=service_action_name)
-    operation = operation_model(service, action)
+    operation = _operation(self, boto_service_name, service_action_name)
     if operation is None or operation.output_shape is None or not isinstance(response, dict):
         return
     _replace_in_place(response, from_sdk_response(response, operation.output_shape))

@@ -56,32 +56,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from perflab.local.preload import BotocoreWarmup, import_modules
+from perflab.local.preload import COMMON_PRELOAD, BotocoreWarmup, import_modules, preload_from_env
 
 #: What the spawner imports before it forks: what Python task code commonly imports at start-up.
-DEFAULT_PRELOAD: tuple[str, ...] = (
-    "json",
-    "logging",
-    "hashlib",
-    "uuid",
-    "decimal",
-    "http.client",
-    "ssl",
-    "boto3",
-    "boto3.session",
-    "boto3.s3.transfer",
-    "boto3.dynamodb.types",
-    "botocore",
-    "botocore.session",
-    "botocore.client",
-    "botocore.credentials",
-    "botocore.httpsession",
-    "botocore.parsers",
-    "botocore.serialize",
-    "botocore.endpoint_provider",
-    "urllib3",
-    "s3transfer",
-)
+DEFAULT_PRELOAD: tuple[str, ...] = COMMON_PRELOAD
 #: Services whose models the spawner parses once (see :class:`BotocoreWarmup`).
 DEFAULT_WARM_SERVICES: tuple[str, ...] = ("dynamodb", "s3", "stepfunctions", "sqs", "logs")
 PRELOAD_ENV = "PERFLAB_ECS_PRELOAD"
@@ -159,12 +137,9 @@ class PythonForker:
     """In the spawner: preload once, then fork a child per Python task command."""
 
     def __init__(self, preload: Sequence[str] | None = None, warm_services: Sequence[str] | None = None):
-        if preload is None:
-            configured = os.environ.get(PRELOAD_ENV)
-            preload = (
-                [m.strip() for m in configured.split(",") if m.strip()] if configured else DEFAULT_PRELOAD
-            )
-        self.preload = tuple(preload)
+        self.preload = tuple(
+            preload_from_env(os.environ, PRELOAD_ENV, DEFAULT_PRELOAD) if preload is None else preload
+        )
         self.warm_services = tuple(DEFAULT_WARM_SERVICES if warm_services is None else warm_services)
         self.python = sys.executable
         self.base_env = dict(os.environ)

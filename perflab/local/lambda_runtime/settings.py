@@ -6,33 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from perflab.local.preload import COMMON_PRELOAD, preload_from_env
+
 #: Modules the fork server imports before it forks: what Lambda code commonly imports at init.
 #: Missing ones are skipped. awslambdaric's client modules are deliberately not among them: its
 #: native ``runtime_client`` reads ``AWS_LAMBDA_RUNTIME_API`` when it is imported and keeps that
 #: address for good, so each environment imports it after its own address is set.
 DEFAULT_PRELOAD: tuple[str, ...] = (
-    "json",
-    "http.client",
-    "ssl",
-    "hashlib",
-    "uuid",
-    "decimal",
-    "logging",
-    "boto3",
-    "boto3.session",
+    *COMMON_PRELOAD,
     "boto3.dynamodb.conditions",
-    "boto3.dynamodb.types",
-    "boto3.s3.transfer",
-    "botocore",
-    "botocore.session",
-    "botocore.client",
-    "botocore.credentials",
-    "botocore.httpsession",
-    "botocore.parsers",
-    "botocore.serialize",
-    "botocore.endpoint_provider",
-    "urllib3",
-    "s3transfer",
     "awslambdaric.lambda_context",
     "awslambdaric.lambda_runtime_exception",
     "awslambdaric.lambda_runtime_log_utils",
@@ -81,12 +63,9 @@ class RuntimeSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
         env = os.environ if environ is None else environ
-        preload = DEFAULT_PRELOAD
-        if env.get(PRELOAD_ENV):
-            preload = tuple(m.strip() for m in env[PRELOAD_ENV].split(",") if m.strip())
         return cls(
             idle_timeout_s=_float(env, IDLE_TIMEOUT_ENV, cls.idle_timeout_s),
             memory_poll_s=_float(env, MEMORY_POLL_ENV, cls.memory_poll_s),
             init_limit_s=_float(env, INIT_LIMIT_ENV, cls.init_limit_s),
-            preload=preload,
+            preload=preload_from_env(env, PRELOAD_ENV, DEFAULT_PRELOAD),
         )
