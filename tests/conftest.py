@@ -21,8 +21,8 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[LocalCloudInfo]:
-    """The local cloud in a child process, shared by the session's tests."""
-    with local_cloud_process(LocalCloudConfig(port=0, database=False)) as info:
+    """The local cloud (with PostgreSQL) in a child process, shared by the session's tests."""
+    with local_cloud_process(LocalCloudConfig(port=0)) as info:
         yield info
 
 
