@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint fmt typecheck test test-unit test-functional test-local bench bench-local-cloud local-up local-down clean
+INVOCATIONS ?= 100
+ARTIFACT_BYTES ?= 24800000
+BENCH_ARGS = --invocations $(INVOCATIONS) --artifact-bytes $(ARTIFACT_BYTES)
+
+.PHONY: help setup lint fmt typecheck test test-unit test-functional test-local bench bench-lambda-s3 bench-lambda-rds bench-ecs-s3 bench-ecs-rds bench-local-cloud local-up local-down clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,7 +45,20 @@ test-functional: $(STAMP) ## in-process moto tests
 test-local: $(STAMP) ## tests on the local cloud (moto server, worker processes, PostgreSQL)
 	$(BIN)/pytest tests/local $(PYTEST_ARGS)
 
-bench: bench-local-cloud ## the main benchmark (until the workload lands: the local-cloud smoke benchmark)
+bench: $(STAMP) ## all four configurations x 100 x 24.8 MB on the local cloud -> reports/latest/
+	$(BIN)/perflab bench $(BENCH_ARGS) --out reports/latest
+
+bench-lambda-s3: $(STAMP) ## one configuration (INVOCATIONS=, ARTIFACT_BYTES= override)
+	$(BIN)/perflab bench --compute lambda --storage s3 $(BENCH_ARGS) --out reports/lambda-s3
+
+bench-lambda-rds: $(STAMP) ## one configuration
+	$(BIN)/perflab bench --compute lambda --storage rds $(BENCH_ARGS) --out reports/lambda-rds
+
+bench-ecs-s3: $(STAMP) ## one configuration
+	$(BIN)/perflab bench --compute ecs --storage s3 $(BENCH_ARGS) --out reports/ecs-s3
+
+bench-ecs-rds: $(STAMP) ## one configuration
+	$(BIN)/perflab bench --compute ecs --storage rds $(BENCH_ARGS) --out reports/ecs-rds
 
 bench-local-cloud: $(STAMP) ## 100-way Lambda and ECS fan-out of a trivial handler on the local cloud
 	$(BIN)/perflab smoke --invocations 100 --out reports/local-cloud/smoke.json

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from perflab.local.stack import (
+    DEFAULT_API_PORT,
     DEFAULT_PORT,
     DEFAULT_REGION,
     LocalCloudConfig,
@@ -78,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="how ECS Python tasks start: forkserver (forked from a preloaded process, default on "
         "few cores) or spawn (a fresh interpreter each)",
     )
+    up.add_argument(
+        "--api-port",
+        type=_port,
+        help=f"port of the API Gateway stand-in (default {DEFAULT_API_PORT}; 0 = any; any when --port is 0)",
+    )
     up.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
 
     down = local_sub.add_parser("down", help="stop a detached local cloud")
@@ -86,6 +92,30 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--state-dir", type=Path)
     patches = local_sub.add_parser("patches", help="list the moto compat patches and what they touch")
     patches.add_argument("--markdown", action="store_true", help="as a Markdown table")
+
+    bench = sub.add_parser(
+        "bench",
+        help="run the benchmark: deploy, seed, fan out, write summary.json / invocations.csv / report.md",
+    )
+    bench.add_argument("--compute", choices=("lambda", "ecs", "all"), default="all")
+    bench.add_argument("--storage", choices=("s3", "rds", "all"), default="all")
+    bench.add_argument("--invocations", type=_positive_int, default=100, help="per run (default 100)")
+    bench.add_argument(
+        "--artifact-bytes",
+        type=_positive_int,
+        default=24_800_000,
+        help="size of the seeded Tiny-LLM artifact in bytes (default 24,800,000 = 24.8 MB)",
+    )
+    bench.add_argument("--repeat", type=_positive_int, default=1, help="runs per configuration")
+    bench.add_argument("--out", type=Path, default=Path("reports/latest"), help="result directory")
+    bench.add_argument(
+        "--endpoint", help="an already running cloud's endpoint (default: start the local cloud)"
+    )
+    bench.add_argument("--label", help="a label stored with every run")
+    bench.add_argument("--rds-layout", choices=("chunks", "large_object"), help="RDS artifact layout")
+    bench.add_argument(
+        "--s3-range-parts", type=int, help="parallel ranged GETs per S3 download (0 = one GET)"
+    )
 
     smoke = sub.add_parser(
         "smoke",
@@ -111,17 +141,25 @@ def _local(args: argparse.Namespace) -> int:
             postgres_max_connections=args.postgres_max_connections,
             lambda_mode=args.lambda_mode,
             ecs_mode=args.ecs_mode,
+            api_port=_api_port(args),
         )
+        if config.state_dir is None:
+            config.state_dir = process.DEFAULT_STATE_DIR
+        config.state_dir = config.state_dir.resolve()
+        token = _api_token(config.state_dir)
+        if token is None:
+            return 2
+        exports = {"PERFLAB_API_TOKEN": token}
         if args.detach:
             info = process.detach(config)
             print(f"perflab local cloud running in the background (pid {info.pid})")
             print(f"endpoint: {info.endpoint_url}")
             for line in process.export_lines(info):
                 print(line)
+            for key, value in exports.items():
+                print(f"export {key}={value}")
             return 0
-        if config.state_dir is None:
-            config.state_dir = process.DEFAULT_STATE_DIR.resolve()
-        return process.serve_forever(config, args.ready_fd, sys.stdout)
+        return process.serve_forever(config, args.ready_fd, sys.stdout, exports)
     if args.local_command == "down":
         stopped = process.down(args.state_dir)
         print("stopped" if stopped else "no local cloud running")
@@ -134,6 +172,47 @@ def _local(args: argparse.Namespace) -> int:
         return 1
     print(f"running: pid {running.pid}, {running.endpoint_url}")
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from perflab.bench import COMPUTES, STORAGES, BenchPlan, run_bench
+
+    options: dict[str, object] = {}
+    if args.rds_layout:
+        options["rds_layout"] = args.rds_layout
+    if args.s3_range_parts is not None:
+        options["s3_range_parts"] = args.s3_range_parts
+    plan = BenchPlan(
+        computes=COMPUTES if args.compute == "all" else (args.compute,),
+        storages=STORAGES if args.storage == "all" else (args.storage,),
+        invocations=args.invocations,
+        artifact_bytes=args.artifact_bytes,
+        repeat=args.repeat,
+        out=args.out,
+        endpoint=args.endpoint,
+        label=args.label,
+        options=options,
+    )
+    return run_bench(plan)
+
+
+def _api_port(args: argparse.Namespace) -> int:
+    if args.api_port is not None:
+        return int(args.api_port)
+    return 0 if args.port == 0 else DEFAULT_API_PORT
+
+
+def _api_token(state_dir: Path) -> str | None:
+    """perflab's API token for this stack (``PERFLAB_API_TOKEN``, else stored in the state dir)."""
+    from perflab.config import ConfigError, load_settings
+    from perflab.deploy_api import resolve_api_token
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"perflab: invalid settings: {exc}", file=sys.stderr)
+        return None
+    return resolve_api_token(settings, state_dir)
 
 
 def _print_patches(markdown: bool) -> int:
@@ -164,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "local":
         return _local(args)
+    if args.command == "bench":
+        return _bench(args)
     if args.command == "smoke":
         from perflab.local.smoke import run_smoke
 

@@ -53,3 +53,12 @@ def make_client_factory(
 def aws(local_cloud: LocalCloudInfo) -> ClientFactory:
     """``aws("stepfunctions")`` → a boto3 client for the session's local cloud."""
     return make_client_factory(local_cloud)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_connections() -> Iterator[None]:
+    """Close the per-environment PostgreSQL connections the data path caches in this process."""
+    yield
+    from perflab.storage import pg
+
+    pg.close_all()

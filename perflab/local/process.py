@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -32,11 +32,21 @@ class LocalCloudError(RuntimeError):
 
 def export_lines(info: LocalCloudInfo) -> list[str]:
     lines = [f"export {key}={value}" for key, value in info.env().items()]
+    if info.api_url:
+        lines.append(f"export PERFLAB_API_URL={info.api_url}")
     return lines
 
 
-def serve_forever(config: LocalCloudConfig, ready_fd: int | None, out: TextIO) -> int:
-    """Run the stack in this process until SIGINT/SIGTERM; used by ``perflab local up``."""
+def serve_forever(
+    config: LocalCloudConfig,
+    ready_fd: int | None,
+    out: TextIO,
+    extra_exports: Mapping[str, str] | None = None,
+) -> int:
+    """Run the stack in this process until SIGINT/SIGTERM; used by ``perflab local up``.
+
+    ``extra_exports`` are printed as further ``export`` lines (the caller's own settings).
+    """
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -49,6 +59,8 @@ def serve_forever(config: LocalCloudConfig, ready_fd: int | None, out: TextIO) -
         state_dir = Path(info.state_dir)
         (state_dir / STATE_FILE).write_text(json.dumps(info.to_json()))
         print(f"perflab local cloud: {info.endpoint_url} (region {info.region})", file=out)
+        if info.api_url:
+            print(f"API Gateway (HTTP APIs): {info.api_url}", file=out)
         if info.database_url:
             from perflab.local.postgres import redact
 
@@ -57,6 +69,8 @@ def serve_forever(config: LocalCloudConfig, ready_fd: int | None, out: TextIO) -
             print(f"moto compat: {patch.name}", file=out)
         for line in export_lines(info):
             print(line, file=out)
+        for key, value in (extra_exports or {}).items():
+            print(f"export {key}={value}", file=out)
         out.flush()
         if ready_fd is not None:
             with os.fdopen(ready_fd, "w") as ready:
@@ -96,6 +110,8 @@ def _spawn(
         config.ecs_mode,
         "--postgres-max-connections",
         str(config.postgres_max_connections),
+        "--api-port",
+        str(config.api_port),
         "--ready-fd",
         str(write_fd),
         *extra_args,

@@ -23,6 +23,8 @@ from perflab.local.endpoint import Endpoint
 LOG = logging.getLogger(__name__)
 
 DEFAULT_PORT = 4566
+#: Port of the API Gateway stand-in for `perflab local up` (the embedded stack defaults to 0: any).
+DEFAULT_API_PORT = 4567
 DEFAULT_REGION = "us-east-1"
 
 
@@ -57,6 +59,8 @@ class LocalCloudConfig:
     lambda_mode: str = field(default_factory=default_lambda_mode)
     ecs_mode: str = field(default_factory=default_ecs_mode)
     image_commands: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: Port of the API Gateway stand-in (:mod:`perflab.local.apigateway`); 0 picks a free one.
+    api_port: int = 0
 
 
 @dataclass
@@ -67,6 +71,8 @@ class LocalCloudInfo:
     database_url: str | None
     pid: int
     account_id: str = DEFAULT_ACCOUNT_ID
+    #: Base URL of the API Gateway stand-in serving the stack's HTTP APIs.
+    api_url: str | None = None
 
     def env(self) -> dict[str, str]:
         """Environment variables that point AWS SDKs and perflab at this stack."""
@@ -84,6 +90,7 @@ class LocalCloudInfo:
             "database_url": self.database_url,
             "pid": self.pid,
             "account_id": self.account_id,
+            "api_url": self.api_url,
         }
 
     @classmethod
@@ -95,6 +102,7 @@ class LocalCloudInfo:
             database_url=data.get("database_url"),
             pid=int(data["pid"]),
             account_id=str(data.get("account_id", DEFAULT_ACCOUNT_ID)),
+            api_url=data.get("api_url"),
         )
 
 
@@ -110,6 +118,7 @@ class LocalCloud:
         self.applied_patches: list[compat.CompatPatch] = []
 
     def start(self) -> LocalCloudInfo:
+        from perflab.local.apigateway import ApiGateway
         from perflab.local.ecs_agent import EcsAgent
         from perflab.local.lambda_runtime import LambdaRuntime
 
@@ -141,6 +150,9 @@ class LocalCloud:
             for component in (LambdaRuntime(ctx), EcsAgent(ctx)):
                 component.start()
                 self._components.append(component)
+            api_gateway = ApiGateway(ctx, self.config.host, self.config.api_port)
+            api_url = api_gateway.start()
+            self._components.append(api_gateway)
         except BaseException:
             self.stop()
             raise
@@ -150,6 +162,7 @@ class LocalCloud:
             state_dir=str(state_dir),
             database_url=database_url,
             pid=os.getpid(),
+            api_url=api_url,
         )
         return self.info
 

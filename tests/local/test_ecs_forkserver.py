@@ -149,11 +149,11 @@ def _run_logged(
     return task, (Path(info.state_dir) / "ecs-tasks" / f"{task_id}.log").read_text()
 
 
-def _expected_env(info: LocalCloudInfo, environment: Mapping[str, str]) -> dict[str, str]:
+def _expected_env(info: LocalCloudInfo, environment: Mapping[str, str], task_arn: str) -> dict[str, str]:
     """The task's environment as the agent builds it (the stack inherited this process's)."""
     ctx = StackContext(info.endpoint_url, info.region, Path(info.state_dir))
     definition = {"environment": [{"name": k, "value": v} for k, v in environment.items()]}
-    return build_env(ctx, definition, {}, "FARGATE")
+    return build_env(ctx, definition, {}, "FARGATE", task_arn)
 
 
 def _probe(log: str) -> dict[str, Any]:
@@ -170,7 +170,7 @@ def test_forked_task_sees_exactly_its_environment_and_argv(
     assert task["containers"][0]["exitCode"] == 0, log
     probe = _probe(log)
     assert probe["preloaded"] is True  # forked from the spawner, not a fresh interpreter
-    assert probe["environ"] == _expected_env(forkserver_cloud, environment)
+    assert probe["environ"] == _expected_env(forkserver_cloud, environment, task["taskArn"])
     assert probe["argv"] == ["-c", "a", "-b"]
     assert probe["path0"] == ""
     assert probe["perflab_modules"] == []
@@ -354,7 +354,7 @@ def test_spawn_mode_runs_a_fresh_interpreter(spawn_cloud: LocalCloudInfo) -> Non
     assert task["containers"][0]["exitCode"] == 0, log
     probe = _probe(log)
     assert probe["preloaded"] is False
-    assert probe["environ"] == _expected_env(spawn_cloud, environment)
+    assert probe["environ"] == _expected_env(spawn_cloud, environment, task["taskArn"])
     assert probe["argv"] == ["-c", "a"]
     assert probe["sigint"] == "<built-in function default_int_handler>"
     task, log = _run_logged(aws, ecs_env, spawn_cloud, ["python", "-c", "import sys; sys.exit(3)"])

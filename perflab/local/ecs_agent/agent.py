@@ -22,7 +22,9 @@ and ``command`` must then form the whole argv.
 :meth:`StackContext.worker_env` (``AWS_ENDPOINT_URL``, region, dummy credentials: unmodified boto3
 reaches the local cloud), ``AWS_EXECUTION_ENV=AWS_ECS_FARGATE`` (``AWS_ECS_EC2`` for EC2 tasks),
 then the container definition's ``environment``, then the overrides' ``environment`` (later wins, by
-name). No ``ECS_CONTAINER_METADATA_URI_V4``: nothing serves task metadata locally.
+name). No ``ECS_CONTAINER_METADATA_URI_V4``: nothing serves task metadata locally; instead
+``ECS_TASK_ARN`` carries the task's ARN (a local-only variable, unless the definition or overrides set
+it), which is what task code usually reads the metadata endpoint for.
 ``environmentFiles`` and ``secrets`` are not resolved. The working directory is the definition's
 ``workingDirectory`` when it exists, else the stack's.
 
@@ -194,10 +196,13 @@ def build_env(
     definition: Mapping[str, Any],
     override: Mapping[str, Any],
     launch_type: str,
+    task_arn: str | None = None,
 ) -> dict[str, str]:
     env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
     env.update(ctx.worker_env())
     env["AWS_EXECUTION_ENV"] = "AWS_ECS_EC2" if launch_type == "EC2" else "AWS_ECS_FARGATE"
+    if task_arn is not None:  # stands in for the task metadata endpoint (see the module docstring)
+        env["ECS_TASK_ARN"] = task_arn
     for pairs in (definition.get("environment") or [], override.get("environment") or []):
         for pair in pairs:
             env[str(pair["name"])] = str(pair.get("value", ""))
@@ -527,7 +532,7 @@ class EcsAgent:
         cwd = definition.get("workingDirectory")
         cwd = cwd if cwd and Path(cwd).is_dir() else None
         stop_timeout = definition.get("stopTimeout")
-        env = build_env(self.ctx, definition, override, launch_type)
+        env = build_env(self.ctx, definition, override, launch_type, str(task.task_arn))
         argv = build_argv(definition, override, self.ctx.image_commands, self.ctx.python)
         argv[0] = resolve_executable(argv[0], env.get("PATH"), cwd)
         return LaunchSpec(

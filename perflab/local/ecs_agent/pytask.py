@@ -56,10 +56,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from perflab.local.preload import COMMON_PRELOAD, BotocoreWarmup, import_modules, preload_from_env
+from perflab.local.preload import (
+    COMMON_LIBRARY_PRELOAD,
+    COMMON_PRELOAD,
+    BotocoreWarmup,
+    import_modules,
+    preload_from_env,
+)
 
 #: What the spawner imports before it forks: what Python task code commonly imports at start-up.
-DEFAULT_PRELOAD: tuple[str, ...] = COMMON_PRELOAD
+DEFAULT_PRELOAD: tuple[str, ...] = (*COMMON_PRELOAD, *COMMON_LIBRARY_PRELOAD)
 #: Services whose models the spawner parses once (see :class:`BotocoreWarmup`).
 DEFAULT_WARM_SERVICES: tuple[str, ...] = ("dynamodb", "s3", "stepfunctions", "sqs", "logs")
 PRELOAD_ENV = "PERFLAB_ECS_PRELOAD"

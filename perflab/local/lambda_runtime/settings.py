@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from perflab.local.preload import COMMON_PRELOAD, preload_from_env
+from perflab.local.preload import COMMON_LIBRARY_PRELOAD, COMMON_PRELOAD, preload_from_env
 
 #: Modules the fork server imports before it forks: what Lambda code commonly imports at init.
 #: Missing ones are skipped. awslambdaric's client modules are deliberately not among them: its
@@ -19,13 +19,8 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "awslambdaric.lambda_runtime_exception",
     "awslambdaric.lambda_runtime_log_utils",
     "awslambdaric.lambda_runtime_marshaller",
-    "aws_lambda_powertools",
-    "aws_lambda_powertools.logging",
-    "aws_lambda_powertools.metrics",
+    *COMMON_LIBRARY_PRELOAD,
     "aws_lambda_powertools.event_handler",
-    "pydantic",
-    "psycopg",
-    "psycopg_pool",
 )
 
 IDLE_TIMEOUT_ENV = "PERFLAB_LAMBDA_IDLE_TIMEOUT_S"

@@ -1,0 +1,1 @@
+"""The download task's container entry point: ``python -m ecs_task`` (see ``__main__``)."""
