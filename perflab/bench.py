@@ -72,7 +72,8 @@ def _stack(plan: BenchPlan) -> Iterator[tuple[str, str, str | None]]:
     from perflab.deploy import local_cloud_config
     from perflab.local.process import local_cloud_process
 
-    with local_cloud_process(local_cloud_config()) as info:
+    # Port 0: never collide with a `perflab local up` the user may have running.
+    with local_cloud_process(local_cloud_config(port=0, api_port=0)) as info:
         yield info.endpoint_url, info.region, info.database_url
 
 

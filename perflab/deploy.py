@@ -347,11 +347,18 @@ def function_environment(settings: Settings, database_url: str | None) -> dict[s
 
 
 def deploy(
-    clients: ClientFactory, settings: Settings, database_url: str | None = None, *, name: str = "perflab"
+    clients: ClientFactory,
+    settings: Settings,
+    database_url: str | None = None,
+    *,
+    name: str = "perflab",
+    api_token: str | None = None,
 ) -> Deployment:
     """Create or update everything the workload needs (see the module docstring); idempotent.
 
-    ``database_url`` (else ``settings.database_url``) is what functions and tasks connect to; ``name``
+    ``api_token`` (else ``settings.api_token``) is the trigger API's bearer token; the API function sits
+    behind an HTTP API (``perflab.deploy_api``). ``database_url`` (else ``settings.database_url``) is
+    what functions and tasks connect to; ``name``
     prefixes every resource that is not named by the settings (functions, roles, cluster, state
     machine), so several deployments can share one cloud.
     """
@@ -491,9 +498,10 @@ def deploy(
     if (LAMBDAS / "api" / "handler.py").is_file():
         api_function = f"{name}-api"
         api_env = {**env, "PERFLAB_STATE_MACHINE_ARN": state_machine_arn}
-        if settings.api_token is not None:
-            api_env["PERFLAB_API_TOKEN"] = settings.api_token.get_secret_value()
-        _function(
+        token = api_token or (settings.api_token.get_secret_value() if settings.api_token else None)
+        if token is not None:
+            api_env["PERFLAB_API_TOKEN"] = token
+        api_arn = _function(
             lam,
             api_function,
             package_lambda("api"),
@@ -502,6 +510,9 @@ def deploy(
             timeout_s=API_TIMEOUT_S,
             environment=api_env,
         )
+        from perflab.deploy_api import deploy_api
+
+        deploy_api(clients, settings, api_arn)
 
     return Deployment(
         name=name,

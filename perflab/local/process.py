@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -42,10 +42,13 @@ def serve_forever(
     ready_fd: int | None,
     out: TextIO,
     extra_exports: Mapping[str, str] | None = None,
+    on_ready: Callable[[LocalCloudInfo], None] | None = None,
 ) -> int:
     """Run the stack in this process until SIGINT/SIGTERM; used by ``perflab local up``.
 
-    ``extra_exports`` are printed as further ``export`` lines (the caller's own settings).
+    ``extra_exports`` are printed as further ``export`` lines (the caller's own settings);
+    ``on_ready`` runs once the stack is up, before the export lines are printed (the caller deploys
+    its own resources there).
     """
     stop = threading.Event()
 
@@ -56,6 +59,8 @@ def serve_forever(
     cloud = LocalCloud(config)
     try:
         info = cloud.start()
+        if on_ready is not None:
+            on_ready(info)
         state_dir = Path(info.state_dir)
         (state_dir / STATE_FILE).write_text(json.dumps(info.to_json()))
         print(f"perflab local cloud: {info.endpoint_url} (region {info.region})", file=out)

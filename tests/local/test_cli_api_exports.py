@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -42,14 +43,24 @@ def up_and_down(tmp_path: Path, state: Path, env: dict[str, str]) -> dict[str, s
     assert up.returncode == 0, up.stderr
     try:
         exports = exports_of(up.stdout)
-        # The stand-in answers (no API deployed yet: API Gateway's 404).
-        try:
-            urllib.request.urlopen(exports["PERFLAB_API_URL"] + "/health/performance/runs", timeout=10)
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 404
-            assert exc.read() == b'{"message": "Not Found"}'
-        else:
-            raise AssertionError("an empty stack served a route")
+        api = exports["PERFLAB_API_URL"] + "/health/performance"
+        # `local up` deployed perflab's API behind the stand-in: it answers...
+        with urllib.request.urlopen(api + "/runs", timeout=30) as response:
+            assert response.status == 200
+            assert json.loads(response.read())["runs"] == []
+        # ...and the printed token is the deployed one: without it 401, with it the request is
+        # judged on its merits (a bad compute: 400 naming the field, nothing started).
+        body = json.dumps({"compute": "gpu", "storage": "s3", "invocations": 1}).encode()
+        for token, code in ((None, 401), ("wrong", 401), (exports["PERFLAB_API_TOKEN"], 400)):
+            headers = {"content-type": "application/json"}
+            if token:
+                headers["authorization"] = f"Bearer {token}"
+            request = urllib.request.Request(api + "/workload", data=body, headers=headers, method="POST")
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(request, timeout=30)
+            assert caught.value.code == code
+            if code == 400:
+                assert json.loads(caught.value.read())["field"] == "compute"
         return exports
     finally:
         assert perflab("local", "down", "--state-dir", str(state), cwd=tmp_path, env=env).returncode == 0

@@ -20,7 +20,16 @@ def perflab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_detach_status_down_leaves_nothing_running(tmp_path: Path) -> None:
     state = tmp_path / "state"
     up = perflab(
-        "local", "up", "--detach", "--port", "0", "--no-database", "--state-dir", str(state), cwd=tmp_path
+        "local",
+        "up",
+        "--detach",
+        "--port",
+        "0",
+        "--no-database",
+        "--no-deploy",
+        "--state-dir",
+        str(state),
+        cwd=tmp_path,
     )
     assert up.returncode == 0, up.stderr
     exports = dict(
@@ -41,7 +50,16 @@ def test_detach_status_down_leaves_nothing_running(tmp_path: Path) -> None:
     status = perflab("local", "status", "--state-dir", str(state), cwd=tmp_path)
     assert status.returncode == 0 and endpoint in status.stdout
     again = perflab(
-        "local", "up", "--detach", "--port", "0", "--no-database", "--state-dir", str(state), cwd=tmp_path
+        "local",
+        "up",
+        "--detach",
+        "--port",
+        "0",
+        "--no-database",
+        "--no-deploy",
+        "--state-dir",
+        str(state),
+        cwd=tmp_path,
     )
     assert again.returncode != 0 and "already running" in again.stderr
     pid = int(status.stdout.split("pid ")[1].split(",")[0])
