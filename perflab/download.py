@@ -27,7 +27,6 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
-import math
 import os
 import tempfile
 import time
@@ -40,6 +39,7 @@ from typing import Any, BinaryIO
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
+from perflab.dynamo import encode
 from perflab.storage.base import ArtifactRef, ArtifactStore, ChecksumMismatch, StorageError
 
 CACHE_READ_BYTES = 1_048_576
@@ -96,6 +96,11 @@ class InvocationResult:
     expected_bytes: int | None = None
     sha256: str | None = None
 
+    @classmethod
+    def from_context(cls, ctx: InvocationContext, **measured: Any) -> InvocationResult:
+        """The record of ``ctx``'s invocation: its context fields plus what was ``measured``."""
+        return cls(**dataclasses.asdict(ctx), **measured)
+
     @property
     def succeeded(self) -> bool:
         return self.error_type is None and self.sha256_ok
@@ -106,7 +111,7 @@ class InvocationResult:
 
     def to_item(self) -> dict[str, dict[str, Any]]:
         """The record in DynamoDB's low-level attribute-value format."""
-        return {f.name: _to_attribute(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: encode(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_item(cls, item: Mapping[str, Mapping[str, Any]]) -> InvocationResult:
@@ -117,20 +122,6 @@ class InvocationResult:
             if name in item:
                 values[name] = _from_attribute(item[name], kind)
         return cls(**values)
-
-
-def _to_attribute(value: object) -> dict[str, Any]:
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    if isinstance(value, float):
-        return {"N": repr(value)} if math.isfinite(value) else {"NULL": True}
-    if isinstance(value, str):
-        return {"S": value}
-    raise TypeError(f"no DynamoDB attribute for {type(value).__name__}")
 
 
 @functools.cache
@@ -216,16 +207,8 @@ def download(
             sink.discard()
     end_ns = time.perf_counter_ns()
     finished_at = time.time()
-    return InvocationResult(
-        run_id=ctx.run_id,
-        index=ctx.index,
-        compute=ctx.compute,
-        storage=ctx.storage,
-        environment_id=ctx.environment_id,
-        cold_start=ctx.cold_start,
-        init_ms=ctx.init_ms,
-        dispatched_at=ctx.dispatched_at,
-        attempt=ctx.attempt,
+    return InvocationResult.from_context(
+        ctx,
         started_at=started_at,
         finished_at=finished_at,
         ttfb_ms=None if first_ns is None else (first_ns - t0) / 1e6,

@@ -212,16 +212,8 @@ def choose_store(request: RunRequest, settings: Settings) -> ArtifactStore:
 def _unmeasured_failure(ctx: InvocationContext, request: RunRequest, error: Exception) -> InvocationResult:
     """The record of an invocation that failed before its download began (store or registry)."""
     now = time.time()
-    return InvocationResult(
-        run_id=ctx.run_id,
-        index=ctx.index,
-        compute=ctx.compute,
-        storage=ctx.storage,
-        environment_id=ctx.environment_id,
-        cold_start=ctx.cold_start,
-        init_ms=ctx.init_ms,
-        dispatched_at=ctx.dispatched_at,
-        attempt=ctx.attempt,
+    return InvocationResult.from_context(
+        ctx,
         started_at=now,
         finished_at=now,
         ttfb_ms=None,
