@@ -83,6 +83,33 @@ def machine_facts() -> dict[str, Any]:
     return facts()
 
 
+def request_input(plan: BenchPlan, compute: str, storage: str, model_id: str, version: str) -> dict[str, Any]:
+    return {
+        "compute": compute,
+        "storage": storage,
+        "invocations": plan.invocations,
+        "model_id": model_id,
+        "version": version,
+        "artifact_bytes": plan.artifact_bytes,
+        "label": plan.label,
+        **plan.options,
+    }
+
+
+def validate_plan(plan: BenchPlan) -> None:
+    """Check settings and every run's request before anything starts (bad input: exit 2, nothing run).
+
+    Raises ``perflab.config.ConfigError`` or ``perflab.config.InvalidRequest``.
+    """
+    from perflab.config import RunRequest, load_settings
+
+    settings = load_settings()
+    for compute, storage in plan.configurations():
+        RunRequest.from_input(
+            request_input(plan, compute, storage, settings.model_id, settings.version), settings
+        )
+
+
 def run_bench(plan: BenchPlan, progress: Progress | None = None, log: Callable[[str], None] = print) -> int:
     from perflab.config import RunRequest, get_settings
     from perflab.deploy import deploy
@@ -111,17 +138,7 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None, log: Callable[[
         for repeat in range(plan.repeat):
             for compute, storage in plan.configurations():
                 request = RunRequest.from_input(
-                    {
-                        "compute": compute,
-                        "storage": storage,
-                        "invocations": plan.invocations,
-                        "model_id": ref.model_id,
-                        "version": ref.version,
-                        "artifact_bytes": plan.artifact_bytes,
-                        "label": plan.label,
-                        **plan.options,
-                    },
-                    settings,
+                    request_input(plan, compute, storage, ref.model_id, ref.version), settings
                 )
                 label = f"{compute}-{storage}" + (f" #{repeat + 1}" if plan.repeat > 1 else "")
                 execution_arn = start_run(clients, deployment, store, request)

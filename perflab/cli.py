@@ -195,7 +195,8 @@ def _local(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from perflab.bench import COMPUTES, STORAGES, BenchPlan, run_bench
+    from perflab.bench import COMPUTES, STORAGES, BenchPlan, run_bench, validate_plan
+    from perflab.config import ConfigError, InvalidRequest
 
     options: dict[str, object] = {}
     if args.rds_layout:
@@ -213,6 +214,14 @@ def _bench(args: argparse.Namespace) -> int:
         label=args.label,
         options=options,
     )
+    try:
+        validate_plan(plan)
+    except ConfigError as exc:
+        print(f"perflab bench: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    except InvalidRequest as exc:
+        print(f"perflab bench: {exc}", file=sys.stderr)
+        return 2
     return run_bench(plan)
 
 
