@@ -168,6 +168,9 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None, log: Callable[[
     write_summary(plan.out, runs, setup)
     write_invocations(plan.out, rows)
     write_markdown(plan.out, runs, setup)
+    from perflab.report.build import build_report
+
+    build_report([plan.out], plan.out)  # the full report replaces the short one
     log(f"wrote {plan.out}/summary.json, invocations.csv, report.md ({time.monotonic() - started:.0f} s)")
     ok = all(r.get("invocations", {}).get("failed", 1) == 0 for r in runs)
     return 0 if ok else 1

@@ -54,6 +54,8 @@ PACKAGE = REPO_ROOT / "perflab"
 TASK_IMAGE = "perflab-download-task:latest"
 TASK_COMMAND = ("python", "-m", "ecs_task")
 TASK_CONTAINER = "download"
+TASK_VCPU = 1.0
+TASK_MEMORY_GB = 2.0
 STATE_MACHINE = "download_fanout"
 DOWNLOAD_MEMORY_MB = 1024
 AGGREGATE_MEMORY_MB = 512
@@ -436,8 +438,8 @@ def deploy(
             "family": f"{name}-download",
             "requiresCompatibilities": ["FARGATE"],
             "networkMode": "awsvpc",
-            "cpu": "1024",
-            "memory": "2048",
+            "cpu": str(int(TASK_VCPU * 1024)),
+            "memory": str(int(TASK_MEMORY_GB * 1024)),
             "taskRoleArn": task_role,
             "executionRoleArn": task_role,
             "containerDefinitions": [

@@ -63,6 +63,54 @@ def write_invocations(out: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
     return path
 
 
+#: How ``load_invocations`` types each column (anything else stays a string); an empty cell is ``None``.
+_INT_COLUMNS = frozenset({"index", "bytes", "attempt"})
+_FLOAT_COLUMNS = frozenset(
+    {
+        "latency_ms",
+        "ttfb_ms",
+        "scheduling_delay_ms",
+        "init_ms",
+        "started_at",
+        "finished_at",
+        "dispatched_at",
+    }
+)
+_BOOL_COLUMNS = frozenset({"sha256_ok", "cold_start", "cached"})
+
+
+def load_invocations(csv_path: Path | str) -> list[dict[str, Any]]:
+    """``invocations.csv`` back as typed rows: ints, floats, booleans; an empty cell becomes ``None``."""
+    with Path(csv_path).open(newline="") as f:
+        return [{k: _parse_cell(k, v) for k, v in row.items() if k is not None} for row in csv.DictReader(f)]
+
+
+def load_summary(path: Path | str) -> dict[str, Any]:
+    """``summary.json`` (a result directory or the file itself)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "summary.json"
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def _parse_cell(column: str, value: str | None) -> Any:
+    if value is None or value == "":
+        return None
+    if column in _INT_COLUMNS:
+        return int(value)
+    if column in _FLOAT_COLUMNS:
+        return float(value)
+    if column in _BOOL_COLUMNS:
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ValueError(f"{column}: not a boolean: {value!r}")
+    return value
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
