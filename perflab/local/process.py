@@ -56,6 +56,7 @@ def serve_forever(
         stop.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    become_subreaper()
     cloud = LocalCloud(config)
     try:
         info = cloud.start()
@@ -85,11 +86,62 @@ def serve_forever(
         return 0
     finally:
         cloud.stop()
+        reap_descendants()
         with contextlib.suppress(FileNotFoundError):
             if cloud.info is not None:
                 (Path(cloud.info.state_dir) / STATE_FILE).unlink()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> None:
+    """Make this process the reaper of its orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``).
+
+    Lambda environments are forked by a fork server and ECS tasks by a spawner; when those stop, their
+    children are re-parented to this process instead of to init, so the stack can wait for every one
+    of them before it exits: nothing it started outlives it.
+    """
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            after = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(after[1]) == me:
+            found.append(int(entry.name))
+    return found
+
+
+def reap_descendants(grace_s: float = 10.0) -> None:
+    """Wait for every child (and re-parented orphan) to exit; SIGKILL what is left after ``grace_s``."""
+    deadline = time.monotonic() + grace_s
+    killed = False
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid != 0:
+            continue
+        if not killed and time.monotonic() > deadline:
+            for child in _children():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+            killed = True
+        time.sleep(0.02)
 
 
 def _spawn(
