@@ -114,7 +114,7 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None, log: Callable[[
     from perflab.config import RunRequest, get_settings
     from perflab.deploy import deploy
     from perflab.local.clients import LocalClients
-    from perflab.report.files import invocation_row, write_invocations, write_markdown, write_summary
+    from perflab.report.files import write_invocations, write_markdown, write_summary
     from perflab.results import ResultsStore
     from perflab.runs import start_run, wait_for_run
     from perflab.seed import seed
@@ -154,7 +154,7 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None, log: Callable[[
                 summary = {**summary, "execution_arn": execution_arn, "repeat": repeat + 1}
                 runs.append(summary)
                 for record in store.invocations(request.run_id):
-                    rows.append(invocation_row(record))
+                    rows.append(record.to_row())
         setup = {
             "source": "local" if not plan.endpoint else f"endpoint {plan.endpoint}",
             "source_note": LOCAL_NOTE if not plan.endpoint else "",

@@ -37,15 +37,6 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 
 
-def invocation_row(result: Any) -> dict[str, Any]:
-    """One ``invocations.csv`` row from an ``InvocationResult`` (``error`` is the error type)."""
-    import dataclasses
-
-    row = dataclasses.asdict(result)
-    row["error"] = row.get("error_type")
-    return row
-
-
 def write_summary(out: Path, runs: Sequence[Mapping[str, Any]], setup: Mapping[str, Any]) -> Path:
     path = out / "summary.json"
     payload = {"schema": SUMMARY_SCHEMA, "setup": dict(setup), "runs": [dict(r) for r in runs]}
