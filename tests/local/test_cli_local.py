@@ -32,9 +32,18 @@ def test_detach_status_down_leaves_nothing_running(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert up.returncode == 0, up.stderr
+    try:
+        check_detached_stack(tmp_path, state, up.stdout)
+    finally:  # a failed check must not leave the detached stack running
+        from perflab.local import process
+
+        process.down(state)
+
+
+def check_detached_stack(tmp_path: Path, state: Path, up_stdout: str) -> None:
     exports = dict(
         line.removeprefix("export ").split("=", 1)
-        for line in up.stdout.splitlines()
+        for line in up_stdout.splitlines()
         if line.startswith("export ")
     )
     endpoint = exports["AWS_ENDPOINT_URL"]
