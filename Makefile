@@ -10,7 +10,7 @@ INVOCATIONS ?= 100
 ARTIFACT_BYTES ?= 24800000
 BENCH_ARGS = --invocations $(INVOCATIONS) --artifact-bytes $(ARTIFACT_BYTES)
 
-.PHONY: help setup lint fmt typecheck test test-unit test-functional test-local bench bench-lambda-s3 bench-lambda-rds bench-ecs-s3 bench-ecs-rds bench-local-cloud local-up local-down clean
+.PHONY: help setup lint fmt typecheck test test-unit test-functional test-local bench bench-lambda-s3 bench-lambda-rds bench-ecs-s3 bench-ecs-rds bench-local-cloud inspect report local-up local-down clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,13 @@ bench-ecs-rds: $(STAMP) ## one configuration
 
 bench-local-cloud: $(STAMP) ## 100-way Lambda and ECS fan-out of a trivial handler on the local cloud
 	$(BIN)/perflab smoke --invocations 100 --out reports/local-cloud/smoke.json
+
+inspect: $(STAMP) ## a run's execution, map run, slowest and failed invocations (RUN=run id or execution ARN)
+	@test -n "$(RUN)" || { echo "usage: make inspect RUN=<run id or execution ARN>" >&2; exit 2; }
+	$(BIN)/perflab inspect "$(RUN)"
+
+report: $(STAMP) ## rebuild report.md and plots of reports/latest (RESULTS= other result dirs)
+	$(BIN)/perflab report $(or $(RESULTS),reports/latest)
 
 local-up: $(STAMP) ## start the local cloud in the background (port 4566)
 	$(BIN)/perflab local up --detach

@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--s3-range-parts", type=int, help="parallel ranged GETs per S3 download (0 = one GET)"
     )
 
+    inspect = sub.add_parser("inspect", help="a run's execution, map run, slowest and failed invocations")
+    inspect.add_argument("run", help="run id or execution ARN")
+    inspect.add_argument("--endpoint", help="AWS endpoint (default: $AWS_ENDPOINT_URL, else AWS)")
+    inspect.add_argument("--slowest", type=_positive_int, default=5)
+
     report = sub.add_parser("report", help="build report.md and plots from one or more result directories")
     report.add_argument("results", nargs="*", type=Path, default=[Path("reports/latest")], help="result dirs")
     report.add_argument("--out", type=Path, help="where to write (default: the first result directory)")
@@ -227,6 +232,41 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"perflab bench: {exc}", file=sys.stderr)
         return 2
     return run_bench(plan)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import os
+
+    import boto3
+
+    from perflab.config import ConfigError, load_settings
+    from perflab.deploy import task_log_group
+    from perflab.inspect import inspect_run
+    from perflab.local.clients import LocalClients
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"perflab: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL")
+    clients = (
+        LocalClients(endpoint, settings.region)
+        if endpoint
+        else (lambda service: boto3.client(service, region_name=settings.region))
+    )
+    try:
+        return inspect_run(
+            clients,
+            args.run,
+            runs_table=settings.runs_table,
+            invocations_table=settings.invocations_table,
+            task_log_group=task_log_group(),
+            slowest=args.slowest,
+        )
+    except LookupError as exc:
+        print(f"perflab inspect: {exc}", file=sys.stderr)
+        return 2
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -336,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _local(args)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "inspect":
+        return _inspect(args)
     if args.command == "report":
         return _report(args)
     if args.command == "seed":

@@ -86,6 +86,11 @@ class Deployment:
     runs_table: str
 
 
+def task_log_group(name: str = "perflab") -> str:
+    """The CloudWatch log group of the download task's container (``awslogs``)."""
+    return f"/perflab/{name}/download-task"
+
+
 def local_cloud_config(**overrides: Any) -> Any:
     """The local cloud configuration perflab's commands start a stack with (``LocalCloudConfig``).
 
@@ -428,7 +433,7 @@ def deploy(
     ecs = clients("ecs")
     cluster = _cluster(ecs, name)
     subnets, security_groups = _network(clients("ec2"), name)
-    log_group = f"/perflab/{name}/download-task"
+    log_group = task_log_group(name)
     _log_group(clients("logs"), log_group)
     container_env = [{"name": key, "value": value} for key, value in sorted(env.items())]
     task_definition = _task_definition(

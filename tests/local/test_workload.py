@@ -278,3 +278,34 @@ def test_package_is_deterministic_and_holds_handler_and_core() -> None:
     assert "handler.py" in names and "perflab/invocation.py" in names
     assert not [n for n in names if n.startswith("perflab/local/") or "__pycache__" in n]
     assert InvocationResult.__module__ == "perflab.download"
+
+
+def test_inspect_shows_states_map_run_and_failed_invocations(aws: ClientFactory, workload: Workload) -> None:
+    from perflab.deploy import task_log_group
+    from perflab.inspect import inspect_run
+
+    runs = [
+        {"compute": compute, "storage": "s3", "invocations": 3, "model_id": "no-such-model", "version": "9"}
+        for compute in ("lambda", "ecs")
+    ]
+    for run in run_all(aws, workload, runs):
+        lines: list[str] = []
+        code = inspect_run(
+            aws,
+            run.request.run_id,
+            runs_table=workload.settings.runs_table,
+            invocations_table=workload.settings.invocations_table,
+            task_log_group=task_log_group(workload.deployment.name),
+            out=lines.append,
+        )
+        text = "\n".join(lines)
+        assert code == 1
+        assert (
+            f"execution:{workload.deployment.state_machine_arn.split(':')[-1]}:{run.request.run_id}" in text
+        )
+        assert "Fanout" in text and "Aggregate" in text
+        # The Map's items succeed: each failed download was caught and its failure recorded.
+        assert "3 items: 3 succeeded, 0 failed" in text
+        assert "invocations recorded: 3 (0 ok, 3 failed)" in text
+        assert text.count("FAILED #") == 3 and "ArtifactNotFound" in text
+        assert "      | " in text  # a log excerpt of the environment that failed
