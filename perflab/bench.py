@@ -7,7 +7,6 @@ Exit codes (DESIGN.md): 0 every invocation succeeded, 1 the runs finished with f
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -114,7 +113,7 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None, log: Callable[[
     from perflab.config import RunRequest, get_settings
     from perflab.deploy import deploy
     from perflab.local.clients import LocalClients
-    from perflab.report.files import write_invocations, write_markdown, write_summary
+    from perflab.report.files import write_invocations, write_summary
     from perflab.results import ResultsStore
     from perflab.runs import start_run, wait_for_run
     from perflab.seed import seed
@@ -167,14 +166,9 @@ def run_bench(plan: BenchPlan, progress: Progress | None = None, log: Callable[[
         }
     write_summary(plan.out, runs, setup)
     write_invocations(plan.out, rows)
-    write_markdown(plan.out, runs, setup)
     from perflab.report.build import build_report
 
-    build_report([plan.out], plan.out)  # the full report replaces the short one
+    build_report([plan.out], plan.out)
     log(f"wrote {plan.out}/summary.json, invocations.csv, report.md ({time.monotonic() - started:.0f} s)")
     ok = all(r.get("invocations", {}).get("failed", 1) == 0 for r in runs)
     return 0 if ok else 1
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str)

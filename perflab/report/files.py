@@ -1,4 +1,5 @@
-"""The result directory a benchmark writes: ``summary.json``, ``invocations.csv`` and ``report.md``.
+"""The result files a benchmark writes and reads back: ``summary.json`` and ``invocations.csv``
+(``report.md`` and the plots are written by :mod:`perflab.report.build`).
 
 ``summary.json`` and ``invocations.csv`` follow the output contract in DESIGN.md; scripts rely on them.
 """
@@ -108,49 +109,3 @@ def _cell(value: Any) -> Any:
     if isinstance(value, float):
         return f"{value:.3f}"
     return value
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:,.{digits}f}"
-
-
-def write_markdown(out: Path, runs: Sequence[Mapping[str, Any]], setup: Mapping[str, Any]) -> Path:
-    """A short report: the setup, then one row per run. (The full report is ``perflab report``.)"""
-    lines = [
-        "# perflab benchmark",
-        "",
-        f"Source: **{setup.get('source', 'local')}** — {setup.get('source_note', '')}".rstrip(" —"),
-        "",
-        "| setting | value |",
-        "|---|---|",
-    ]
-    for key in ("date", "machine", "invocations", "artifact_bytes", "repeat", "perflab", "moto", "postgres"):
-        if key in setup:
-            value = setup[key]
-            if isinstance(value, Mapping):
-                value = ", ".join(f"{k} {v}" for k, v in value.items())
-            lines.append(f"| {key} | {value} |")
-    lines += [
-        "",
-        "| run | config | status | ok / req | mean ms | p50 ms | p99 ms | MB/s | cold | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for run in runs:
-        inv = run.get("invocations", {})
-        lat = run.get("latency_ms", {})
-        lines.append(
-            f"| `{run.get('run_id')}` | {run.get('compute')}-{run.get('storage')} | {run.get('status')} | "
-            f"{inv.get('succeeded')} / {inv.get('requested')} | {_num(lat.get('mean'))} | "
-            f"{_num(lat.get('median'))} | {_num(lat.get('p99'))} | {_num(run.get('throughput_mb_s'))} | "
-            f"{run.get('cold_starts')} | {_num(run.get('wall_s'), 2)} |"
-        )
-    failures = [r for r in runs if (r.get("invocations") or {}).get("failed")]
-    if failures:
-        lines += ["", "## Failures", ""]
-        for run in failures:
-            errors = run.get("errors_by_type") or {}
-            detail = ", ".join(f"{k}: {v}" for k, v in errors.items()) or "see invocations.csv"
-            lines.append(f"- `{run.get('run_id')}`: {run['invocations']['failed']} failed ({detail})")
-    path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
