@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from perflab.local.stack import (
     DEFAULT_API_PORT,
@@ -20,6 +21,9 @@ from perflab.local.stack import (
     default_ecs_mode,
     default_lambda_mode,
 )
+
+if TYPE_CHECKING:
+    from perflab.config import Settings
 
 LAMBDA_MODES = ("forkserver", "spawn")
 ECS_MODES = ("forkserver", "spawn")
@@ -234,27 +238,39 @@ def _bench(args: argparse.Namespace) -> int:
     return run_bench(plan)
 
 
-def _inspect(args: argparse.Namespace) -> int:
+def _settings_or_none() -> Settings | None:
+    """perflab's settings, or None after saying which field is wrong (callers exit 2)."""
+    from perflab.config import ConfigError, load_settings
+
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"perflab: invalid settings: {exc}", file=sys.stderr)
+        return None
+
+
+def _aws_clients(endpoint: str | None, region: str) -> Callable[[str], Any]:
+    """Clients for ``endpoint`` (else ``$AWS_ENDPOINT_URL``), or for AWS itself when neither is set."""
     import os
 
     import boto3
 
-    from perflab.config import ConfigError, load_settings
-    from perflab.deploy import task_log_group
-    from perflab.inspect import inspect_run
     from perflab.local.clients import LocalClients
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"perflab: invalid settings: {exc}", file=sys.stderr)
+    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        return LocalClients(endpoint, region)
+    return lambda service: boto3.client(service, region_name=region)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from perflab.deploy import task_log_group
+    from perflab.inspect import inspect_run
+
+    settings = _settings_or_none()
+    if settings is None:
         return 2
-    endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL")
-    clients = (
-        LocalClients(endpoint, settings.region)
-        if endpoint
-        else (lambda service: boto3.client(service, region_name=settings.region))
-    )
+    clients = _aws_clients(args.endpoint, settings.region)
     try:
         return inspect_run(
             clients,
@@ -282,30 +298,18 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    import os
-
-    from perflab.config import ConfigError, load_settings
-    from perflab.local.clients import LocalClients
     from perflab.seed import seed
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"perflab: invalid settings: {exc}", file=sys.stderr)
+    settings = _settings_or_none()
+    if settings is None:
         return 2
     if args.artifact is not None and not args.artifact.is_file():
         print(f"perflab: --artifact: no such file: {args.artifact}", file=sys.stderr)
         return 2
-    endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL")
     if settings.database_url is None:
         print("perflab: PERFLAB_DATABASE_URL is not set (where is the registry?)", file=sys.stderr)
         return 2
-    if endpoint:
-        s3 = LocalClients(endpoint, settings.region)("s3")
-    else:
-        import boto3
-
-        s3 = boto3.client("s3", region_name=settings.region)
+    s3 = _aws_clients(args.endpoint, settings.region)("s3")
     ref = seed(settings, s3, settings.database_url.get_secret_value(), args.artifact_bytes, args.artifact)
     print(f"seeded {ref.model_id} {ref.version}: {ref.size:,} bytes, sha256 {ref.sha256}")
     return 0
@@ -335,13 +339,10 @@ def _api_port(args: argparse.Namespace) -> int:
 
 def _api_token(state_dir: Path) -> str | None:
     """perflab's API token for this stack (``PERFLAB_API_TOKEN``, else stored in the state dir)."""
-    from perflab.config import ConfigError, load_settings
     from perflab.deploy_api import resolve_api_token
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"perflab: invalid settings: {exc}", file=sys.stderr)
+    settings = _settings_or_none()
+    if settings is None:
         return None
     return resolve_api_token(settings, state_dir)
 
