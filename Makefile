@@ -10,7 +10,7 @@ INVOCATIONS ?= 100
 ARTIFACT_BYTES ?= 24800000
 BENCH_ARGS = --invocations $(INVOCATIONS) --artifact-bytes $(ARTIFACT_BYTES)
 
-.PHONY: help setup lint fmt typecheck test test-unit test-functional test-local bench bench-lambda-s3 bench-lambda-rds bench-ecs-s3 bench-ecs-rds bench-local-cloud inspect report local-up local-down clean
+.PHONY: help setup setup-browser lint fmt typecheck test test-unit test-functional test-local bench bench-lambda-s3 bench-lambda-rds bench-ecs-s3 bench-ecs-rds bench-local-cloud inspect report local-up local-down clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,6 +23,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install perflab with its pinned dependencies
+
+setup-browser: ## install Debian's chromium (the dashboard's browser test; needs root or sudo)
+	@command -v chromium >/dev/null && { chromium --version 2>/dev/null; exit 0; }; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+	  || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; \
+	chromium --version 2>/dev/null
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on perflab/
 	$(BIN)/ruff check .

@@ -11,6 +11,10 @@ Routes:
 - ``GET /health/performance/results/{run_id}`` → ``{run_id, status, summary}`` (and the per-invocation
   records with ``?invocations=1``).
 - ``GET /health/performance/runs[?limit=N]`` → ``{runs: [...]}``.
+- ``GET /health/performance/runs/{run_id}/progress[?graph=1]`` → the execution's live progress
+  (:func:`perflab.dashboard.progress.execution_progress`: status, states with durations, current states,
+  Map run item counts), the run's configuration, and with ``graph=1`` the state machine graph as SVG.
+- ``GET /`` → the dashboard (:mod:`perflab.dashboard`): one self-contained HTML page using the routes above.
 
 Checks on POST, in this order, each answered before anything is written or started:
 401 missing/wrong bearer token (constant-time comparison; no token configured refuses every POST),
@@ -59,6 +63,11 @@ RUNS_PATH = "/health/performance/runs"
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
+#: The dashboard loads nothing from elsewhere: inline script and style, requests to its own origin only.
+DASHBOARD_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 RUNS_DEFAULT_LIMIT = 20
 RUNS_MAX_LIMIT = 100
 #: Run statuses after which nothing changes; any other stored status is checked against the execution.
@@ -350,6 +359,47 @@ def create_app(deps: Dependencies | None = None) -> APIGatewayHttpResolver:
             records = deps.results().invocations(run_id)
             body["invocations"] = [_record(r) for r in records]
         return _json(200, body)
+
+    @app.get(f"{RUNS_PATH}/<run_id>/progress")
+    def get_progress(run_id: str) -> Response[Any]:
+        from perflab.dashboard.progress import execution_progress
+
+        item = deps.results().get_run(run_id)
+        if item is None:
+            raise ApiError(404, f"no run {run_id}", "run_id")
+        flag = (app.current_event.get_query_string_value("graph", "0") or "0").lower()
+        if flag not in ("0", "1", "true", "false"):
+            raise ApiError(400, "graph must be 0, 1, true or false", "graph")
+        machine_arn = deps.state_machine_arn()
+        execution_arn = str(item.get("execution_arn") or execution_arn_for(machine_arn, run_id))
+        sfn = deps.stepfunctions()
+        try:
+            body = execution_progress(sfn, execution_arn)
+        except (ClientError, BotoCoreError) as exc:
+            if _error_code(exc) != "ExecutionDoesNotExist":
+                raise ApiError(502, f"could not read the execution: {_error_code(exc) or exc}") from None
+            body = {"execution_arn": execution_arn, "status": item.get("status"), "states": [], "current": []}
+        body["run_id"] = run_id
+        body["run"] = {
+            k: item.get(k) for k in ("compute", "storage", "invocations_requested", "label", "status")
+        }
+        if flag in ("1", "true"):
+            from perflab.dashboard.graph import render_svg
+
+            definition = sfn.describe_state_machine(stateMachineArn=machine_arn)["definition"]
+            body["graph_svg"] = render_svg(json.loads(definition))
+        return _json(200, body, {"Cache-Control": "no-store"})
+
+    @app.get("/")
+    def dashboard() -> Response[Any]:
+        from perflab.dashboard.page import dashboard_html
+
+        return Response(
+            status_code=200,
+            content_type="text/html; charset=utf-8",
+            body=dashboard_html(),
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": DASHBOARD_CSP},
+        )
 
     @app.get(RUNS_PATH)
     def list_runs() -> Response[Any]:

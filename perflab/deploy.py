@@ -52,6 +52,8 @@ LAMBDAS = REPO_ROOT / "lambdas"
 PACKAGE = REPO_ROOT / "perflab"
 #: The download task's image (``ecs_task/Dockerfile``); an ECR URI ending in this name matches too.
 TASK_IMAGE = "perflab-download-task:latest"
+#: What of ``perflab/`` goes into a Lambda package: the code and the dashboard's static files.
+PACKAGE_SUFFIXES = (".py", ".typed", ".html", ".js", ".css", ".json")
 TASK_COMMAND = ("python", "-m", "ecs_task")
 TASK_CONTAINER = "download"
 TASK_VCPU = 1.0
@@ -84,6 +86,7 @@ class Deployment:
     bucket: str
     invocations_table: str
     runs_table: str
+    api_id: str | None = None
 
 
 def task_log_group(name: str = "perflab") -> str:
@@ -116,7 +119,7 @@ def _package_files(name: str) -> Iterator[tuple[Path, str]]:
         relative = path.relative_to(REPO_ROOT)
         if (
             path.is_file()
-            and path.suffix in (".py", ".typed")
+            and path.suffix in PACKAGE_SUFFIXES
             and "__pycache__" not in relative.parts
             and relative.parts[:2] != ("perflab", "local")
         ):
@@ -502,6 +505,7 @@ def deploy(
     )
 
     api_function: str | None = None
+    api_id: str | None = None
     if (LAMBDAS / "api" / "handler.py").is_file():
         api_function = f"{name}-api"
         api_env = {**env, "PERFLAB_STATE_MACHINE_ARN": state_machine_arn}
@@ -519,7 +523,7 @@ def deploy(
         )
         from perflab.deploy_api import deploy_api
 
-        deploy_api(clients, settings, api_arn)
+        api_id = deploy_api(clients, settings, api_arn)
 
     return Deployment(
         name=name,
@@ -534,4 +538,5 @@ def deploy(
         bucket=settings.bucket,
         invocations_table=settings.invocations_table,
         runs_table=settings.runs_table,
+        api_id=api_id,
     )

@@ -2,7 +2,8 @@
 
 :func:`deploy_api` creates what Terraform's ``api`` module creates (an ``apigatewayv2`` HTTP API with a
 ``$default`` auto-deploy stage, one ``AWS_PROXY`` payload-2.0 integration of the ``api`` function, the
-three routes, and the permission for API Gateway to invoke the function), idempotently: a second call
+routes in :data:`ROUTE_KEYS` (trigger, results, runs, progress, the dashboard page), and the permission
+for API Gateway to invoke the function), idempotently: a second call
 finds and reuses (or corrects) each piece. Locally the API Gateway stand-in serves the result.
 
 :func:`resolve_api_token` decides the bearer token POST requires: ``PERFLAB_API_TOKEN`` (settings)
@@ -31,6 +32,8 @@ ROUTE_KEYS = (
     "POST /health/performance/workload",
     "GET /health/performance/results/{run_id}",
     "GET /health/performance/runs",
+    "GET /health/performance/runs/{run_id}/progress",
+    "GET /",
 )
 INTEGRATION_TIMEOUT_MS = 30_000
 PERMISSION_SID = "perflab-apigateway-invoke"
