@@ -84,5 +84,15 @@ local-up: $(STAMP) ## start the local cloud in the background (port 4566)
 local-down: $(STAMP) ## stop the background local cloud
 	$(BIN)/perflab local down
 
+# --- infra (Terraform, offline) --------------------------------------------------------------------------
+.PHONY: infra-check infra-fmt
+
+infra-check: $(STAMP) ## offline Terraform checks: fmt, validate, test, plan + terraform-compliance, checkov, ASL validators
+	$(BIN)/python infra/check.py
+
+infra-fmt: ## terraform fmt -recursive infra/
+	TF_CLI_CONFIG_FILE=infra/terraform.rc terraform fmt -recursive infra
+# --- end infra ------------------------------------------------------------------------------------------
+
 clean: ## remove build output and caches (keeps .venv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
