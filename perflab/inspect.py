@@ -7,9 +7,11 @@ the Map run's item counts, the slowest and the failed invocations with their err
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from perflab.history import history as history  # re-exported: callers read histories through here too
 
 ClientFactory = Callable[[str], Any]
 
@@ -26,16 +28,6 @@ class StateSpan:
     @property
     def duration_s(self) -> float | None:
         return None if self.exited is None else self.exited - self.entered
-
-
-def history(sfn: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        yield from page["events"]
-        if not page.get("nextToken"):
-            return
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def state_spans(events: list[dict[str, Any]]) -> list[StateSpan]:

@@ -16,69 +16,27 @@ from pathlib import Path
 from typing import Any
 
 from perflab.report.compare import compare_runs, repeat_spread
-from perflab.report.cost import CostBreakdown, format_cost_table, load_prices, run_cost
-from perflab.report.files import load_invocations, load_summary, write_invocations, write_summary
+from perflab.report.cost import CostBreakdown, format_cost_table
+from perflab.report.dataset import CONFIGS, config_of, load_results
+from perflab.report.files import write_invocations, write_summary
+from perflab.report.markdown import fmt as _fmt
+from perflab.report.markdown import grid as _grid
 from perflab.report.plots import render_all
-
-CONFIGS = ("lambda-s3", "lambda-rds", "ecs-s3", "ecs-rds")
-
-
-def _config(run: Mapping[str, Any]) -> str:
-    return f"{run.get('compute')}-{run.get('storage')}"
-
-
-def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-def _grid(title: str, by_config: Mapping[str, Any], digits: int = 1) -> list[str]:
-    """A 2x2 table: compute down, storage across."""
-    lines = [f"**{title}**", "", "| | S3 | RDS |", "|---|---|---|"]
-    for compute in ("lambda", "ecs"):
-        cells = [_fmt(by_config.get(f"{compute}-{storage}"), digits) for storage in ("s3", "rds")]
-        lines.append(f"| {'Lambda' if compute == 'lambda' else 'ECS'} | {cells[0]} | {cells[1]} |")
-    return [*lines, ""]
 
 
 def build_report(result_dirs: Sequence[Path], out: Path) -> Path:
     """Merge the result directories into ``out`` and write ``out/report.md`` with its plots."""
-    runs: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    setups: list[Mapping[str, Any]] = []
-    for directory in result_dirs:
-        summary = load_summary(directory)
-        setups.append(summary.get("setup") or {})
-        runs.extend(summary.get("runs") or [])
-        rows.extend(load_invocations(Path(directory) / "invocations.csv"))
-    if not runs:
-        raise ValueError("no runs in " + ", ".join(str(d) for d in result_dirs))
+    results = load_results(result_dirs)
+    runs, rows = results.runs, results.rows
     out.mkdir(parents=True, exist_ok=True)
-    setup = dict(setups[0])
+    setup = results.setup
     if len(result_dirs) > 1 or Path(result_dirs[0]).resolve() != out.resolve():
         write_summary(out, runs, setup)
         write_invocations(out, rows)
 
-    rows_by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        rows_by_run[str(row.get("run_id"))].append(row)
-    from perflab.deploy import DOWNLOAD_MEMORY_MB, TASK_MEMORY_GB, TASK_VCPU
-
-    prices = load_prices()
     costs: dict[str, list[CostBreakdown]] = defaultdict(list)
-    for run in runs:
-        breakdown = run_cost(
-            run,
-            rows_by_run.get(str(run.get("run_id")), []),
-            prices,
-            lambda_memory_mb=DOWNLOAD_MEMORY_MB,
-            task_vcpu=TASK_VCPU,
-            task_memory_gb=TASK_MEMORY_GB,
-        )
-        costs[_config(run)].append(breakdown)
+    for breakdown in results.costs():
+        costs[f"{breakdown.compute}-{breakdown.storage}"].append(breakdown)
     per_1000 = {
         config: sum(b.per_1000_downloads or 0.0 for b in bs) / len(bs) for config, bs in costs.items() if bs
     }
@@ -86,15 +44,8 @@ def build_report(result_dirs: Sequence[Path], out: Path) -> Path:
         shutil.rmtree(out / "plots")
     plots = render_all(out, costs=per_1000)
 
-    latencies: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        if not row.get("error") and row.get("latency_ms") is not None:
-            latencies[f"{row.get('compute')}-{row.get('storage')}"].append(float(row["latency_ms"]))
-    comparisons = compare_runs(latencies)
-
-    by_config: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for run in runs:
-        by_config[_config(run)].append(run)
+    comparisons = compare_runs(results.latencies())
+    by_config = results.by_config()
 
     def first(metric: str, key: str | None = None) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -128,7 +79,7 @@ def build_report(result_dirs: Sequence[Path], out: Path) -> Path:
     for run in runs:
         inv = run.get("invocations") or {}
         lines.append(
-            f"| `{run.get('run_id')}` | {_config(run)} | {run.get('status')} | "
+            f"| `{run.get('run_id')}` | {config_of(run)} | {run.get('status')} | "
             f"{inv.get('succeeded')} / {inv.get('requested')} | {_fmt(run.get('wall_s'), 2)} |"
         )
     lines += ["", "## Latency and throughput (first run of each configuration)", ""]

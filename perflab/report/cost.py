@@ -19,12 +19,14 @@ What is counted, and the choices made where the result data cannot say:
   :data:`FARGATE_STARTUP_ALLOWANCE_S` = 10 s for image pull and ENI attachment, which AWS bills and
   does not publish; local runs cannot measure it). Billed seconds = max(60, ceil(task seconds)): per-
   second billing with the 1-minute minimum. A task with no timestamps is billed the minimum.
-* **Step Functions** (Standard): ``transitions`` when given (counted from the execution history, the
-  parent's plus the Map Run children's). Otherwise estimated from ``download_fanout.asl.json``:
-  :data:`PARENT_STATES` (Validate, HasMaxConcurrency, DefaultMaxConcurrency, PlanFanout, Indexes,
-  Fanout, Aggregate, Done) + per child 1 (child started, Distributed Map billing) + 2 (Route, the
-  download Task) + 2 more when the invocation failed (RecordInvocationFailure, InvocationFailed) + 1
-  per retry (``attempt - 1``). Children = max(rows, requested).
+* **Step Functions** (Standard): ``transitions`` when given, else the run's stored ``transitions``
+  (``perflab bench`` counts them from the execution history with :mod:`perflab.history`: the
+  parent's plus the Map Run children's). Otherwise (older summaries) estimated from
+  ``download_fanout.asl.json``: :data:`PARENT_STATES` (Validate, HasMaxConcurrency,
+  DefaultMaxConcurrency, PlanFanout, Indexes, Fanout, Aggregate, Done) + per child 1 (child started,
+  Distributed Map billing) + 2 (Route, the download Task) + 2 more when the invocation failed
+  (RecordInvocationFailure, InvocationFailed) + 1 per retry (``attempt - 1``). Children = max(rows,
+  requested).
 * **S3 GET** (``storage == "s3"``): one per download, or ``s3_range_parts`` per download when the run
   used ranged GETs. Same-Region transfer is free.
 * **DynamoDB**: one write (≤ 1 KB = 1 WRU) per invocation record plus one for the run summary.
@@ -59,6 +61,9 @@ CHILD_FAILURE_STATES = 2
 #: Assumed Fargate start-up that is billed but not measured (image pull, ENI attachment).
 FARGATE_STARTUP_ALLOWANCE_S = 10.0
 DEFAULT_RDS_INSTANCE_CLASS = "db.t4g.micro"
+#: How a run's Step Functions transitions were obtained (the note of its transitions line).
+TRANSITIONS_COUNTED = "counted from the execution history"
+TRANSITIONS_ESTIMATED = "estimated from the state machine"
 
 Arch = Literal["x86_64", "arm64"]
 _REQUIRED_FIELDS = ("value", "unit", "source", "source_date")
@@ -273,6 +278,14 @@ def fargate_task_seconds(row: Mapping[str, Any], startup_allowance_s: float) -> 
     return max(0.0, finished - started) + init_s + startup_allowance_s
 
 
+def recorded_transitions(run: Mapping[str, Any]) -> int | None:
+    """The run's transitions as counted from its execution history and stored in its summary, if any."""
+    value = run.get("transitions")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
 def estimate_transitions(run: Mapping[str, Any], invocations: Sequence[Mapping[str, Any]]) -> int:
     """Standard state transitions of one ``download_fanout`` run, estimated (module docstring)."""
     requested = _int((run.get("invocations") or {}).get("requested"), 0)
@@ -367,9 +380,11 @@ def run_cost(
         raise ValueError(f"run {run_id!r}: unknown compute {compute!r}")
 
     if transitions is None:
-        count, how = estimate_transitions(run, rows), "estimated from the state machine"
+        transitions = recorded_transitions(run)
+    if transitions is None:
+        count, how = estimate_transitions(run, rows), TRANSITIONS_ESTIMATED
     else:
-        count, how = transitions, "counted from the execution history"
+        count, how = transitions, TRANSITIONS_COUNTED
     lines.append(
         _line(
             "Step Functions transitions",
@@ -434,7 +449,8 @@ def run_cost(
 # ------------------------------------------------------------------------------------------- output
 
 
-def _money(value: float) -> str:
+def money(value: float) -> str:
+    """A dollar amount as the reports print it: 6 decimals below $1, else 4 with separators."""
     return f"${value:.6f}" if value < 1 else f"${value:,.4f}"
 
 
@@ -457,15 +473,22 @@ def format_cost_table(breakdowns: Sequence[CostBreakdown]) -> str:
         cells = []
         for breakdown in breakdowns:
             line = breakdown.line(item)
-            cells.append("-" if line is None else f"{_money(line.cost)} ({line.quantity:,.6g} {line.unit})")
+            cells.append("-" if line is None else f"{money(line.cost)} ({line.quantity:,.6g} {line.unit})")
         out.append(f"| {item} | " + " | ".join(cells) + " |")
-    out.append("| **total** | " + " | ".join(f"**{_money(b.total)}**" for b in breakdowns) + " |")
+    out.append("| **total** | " + " | ".join(f"**{money(b.total)}**" for b in breakdowns) + " |")
     per_1000 = [b.per_1000_downloads for b in breakdowns]
     out.append(
         "| **per 1,000 downloads** | "
-        + " | ".join("n/a" if value is None else f"**{_money(value)}**" for value in per_1000)
+        + " | ".join("n/a" if value is None else f"**{money(value)}**" for value in per_1000)
         + " |"
     )
+    bases = []
+    for breakdown in breakdowns:
+        line = breakdown.line("Step Functions transitions")
+        if line is not None:
+            bases.append(f"{breakdown.compute}/{breakdown.storage} `{breakdown.run_id}` {line.note}")
+    if bases:
+        out += ["", "Step Functions transitions: " + "; ".join(bases) + "."]
     out += ["", "| price | value | unit | source | source date |", "|---|---:|---|---|---|"]
     seen: set[str] = set()
     for breakdown in breakdowns:

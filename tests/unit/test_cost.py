@@ -204,6 +204,34 @@ def test_transitions_counted_when_given(prices: Prices) -> None:
     assert line is not None and "counted" in line.note
 
 
+def test_stored_transitions_are_used_and_labelled(prices: Prices) -> None:
+    """A summary that stores the count from the history (perflab bench) is billed with it; an old
+    summary without it falls back to the estimate; the table says which is which."""
+    counted = _cost(_run("lambda", "s3", 100, transitions=321), _rows(100), prices)
+    old = _cost(_run("lambda", "rds", 100), _rows(100), prices)
+    counted_line, old_line = (
+        counted.line("Step Functions transitions"),
+        old.line("Step Functions transitions"),
+    )
+    assert counted_line is not None and old_line is not None
+    assert counted_line.quantity == 321
+    assert counted_line.note == "counted from the execution history"
+    assert old_line.quantity == PARENT_STATES + 100 * 3
+    assert old_line.note == "estimated from the state machine"
+    # An explicit argument still wins over the stored count; a malformed stored value is ignored.
+    assert _line_cost(
+        _cost(_run("lambda", "s3", 100, transitions=321), _rows(100), prices, transitions=10), "Step"
+    ) == pytest.approx(10 * 0.000025)
+    for bad in (True, -1, "321", 3.5):
+        line = _cost(_run("lambda", "s3", 100, transitions=bad), _rows(100), prices).line(
+            "Step Functions transitions"
+        )
+        assert line is not None and line.quantity == PARENT_STATES + 100 * 3, bad
+    table = format_cost_table([counted, old])
+    assert "lambda/s3 `run-lambda-s3` counted from the execution history" in table
+    assert "lambda/rds `run-lambda-rds` estimated from the state machine" in table
+
+
 def test_failures_and_retries_add_transitions_and_requests(prices: Prices) -> None:
     rows = _rows(10)
     rows[0].update(error="DownloadError", latency_ms="")
