@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ class GroupMemory:
     processes: int
     rss_bytes: int  # sum of resident sets: counts pages shared between forks once per process
     pss_bytes: int  # proportional set size: shared pages split between sharers (the honest total)
+    #: the largest single resident set among the processes not excluded (see :func:`group_memory`)
+    largest_rss_bytes: int = 0
 
 
 def _fields(path: Path) -> dict[str, int]:
@@ -27,9 +30,12 @@ def _fields(path: Path) -> dict[str, int]:
     return out
 
 
-def group_memory(pgid: int) -> GroupMemory:
-    """RSS and PSS summed over every process whose process group is ``pgid``."""
-    count = rss = pss = 0
+def group_memory(
+    pgid: int, exclude_pids: Collection[int] = (), exclude_names: Collection[str] = ()
+) -> GroupMemory:
+    """RSS and PSS summed over every process whose process group is ``pgid``, and the largest RSS of
+    one process other than ``exclude_pids`` and those whose command name is in ``exclude_names``."""
+    count = rss = pss = largest = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -45,16 +51,31 @@ def group_memory(pgid: int) -> GroupMemory:
         count += 1
         rss += rollup.get("Rss", 0)
         pss += rollup.get("Pss", 0)
-    return GroupMemory(count, rss, pss)
+        if int(entry.name) not in exclude_pids and _command(stat) not in exclude_names:
+            largest = max(largest, rollup.get("Rss", 0))
+    return GroupMemory(count, rss, pss, largest)
+
+
+def _command(stat: str) -> str:
+    return stat.split("(", 1)[1].rsplit(")", 1)[0]
 
 
 class PeakMemorySampler:
     """Samples :func:`group_memory` in a thread until stopped; keeps the peaks."""
 
-    def __init__(self, pgid: int, interval_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        pgid: int,
+        interval_s: float = 0.25,
+        exclude_pids: Collection[int] = (),
+        exclude_names: Collection[str] = (),
+    ) -> None:
         self.pgid = pgid
         self.interval_s = interval_s
+        self.exclude_pids = exclude_pids
+        self.exclude_names = exclude_names
         self.peak_rss_bytes = 0
+        self.peak_largest_rss_bytes = 0
         self.peak_pss_bytes = 0
         self.peak_processes = 0
         self._stop = threading.Event()
@@ -62,8 +83,9 @@ class PeakMemorySampler:
 
     def _run(self) -> None:
         while True:
-            sample = group_memory(self.pgid)
+            sample = group_memory(self.pgid, self.exclude_pids, self.exclude_names)
             self.peak_rss_bytes = max(self.peak_rss_bytes, sample.rss_bytes)
+            self.peak_largest_rss_bytes = max(self.peak_largest_rss_bytes, sample.largest_rss_bytes)
             self.peak_pss_bytes = max(self.peak_pss_bytes, sample.pss_bytes)
             self.peak_processes = max(self.peak_processes, sample.processes)
             if self._stop.wait(self.interval_s):

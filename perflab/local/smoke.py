@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 import zipfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -234,6 +235,22 @@ def _epoch(value: datetime) -> float:
     return value.timestamp()
 
 
+def map_run_started_at(events: Iterable[Mapping[str, Any]]) -> float | None:
+    """Epoch seconds of the first ``MapRunStarted`` event of an execution history, if any."""
+    for event in events:
+        if event["type"] == "MapRunStarted":
+            return _epoch(event["timestamp"])
+    return None
+
+
+def all_running_after(map_started: float | None, starts: Sequence[float], expected: int) -> float | None:
+    """Seconds from ``MapRunStarted`` until the last of ``expected`` invocations was running (its
+    handler started); ``None`` unless every invocation reported its start."""
+    if map_started is None or expected <= 0 or len(starts) < expected:
+        return None
+    return max(starts) - map_started
+
+
 def run_fanout(
     clients: LocalClients,
     dep: SmokeDeployment,
@@ -263,12 +280,9 @@ def run_fanout(
             break
         time.sleep(0.1)
     history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    map_started = [e["timestamp"] for e in history if e["type"] == "MapRunStarted"]
     records = _records(clients, dep.table, run_id)
     starts = [float(r["started_at"]) for r in records]
-    all_running = (
-        max(starts) - _epoch(map_started[0]) if map_started and len(records) == invocations else None
-    )
+    all_running = all_running_after(map_run_started_at(history), starts, invocations)
     error = None
     if described["status"] != "SUCCEEDED":
         error = f"{described.get('error', '')}: {described.get('cause', '')}"[:500]
