@@ -24,20 +24,17 @@ local ECS agent runs a definition's command as given, so no image mapping
 the stack configuration perflab's commands start with.
 
 **Lambda packages.** :func:`package_lambda` zips ``lambdas/<name>/`` (at the zip root) with the
-``perflab`` package (without ``perflab/local``). Third-party libraries (boto3, pydantic, psycopg,
-Powertools…) are not in the zip: the local runtime's workers import them from the project's venv.
-Packaging for AWS (issue 5) adds the wheels (or a layer). The zips are deterministic (fixed
-timestamps and order), so their sha256 changes only when a source file does.
+``perflab`` package (without ``perflab/local``), with the zip builder ``make package`` uses
+(:mod:`perflab.package`). Third-party libraries (boto3, pydantic, psycopg, Powertools…) are not in
+the zip: the local runtime's workers import them from the project's venv, while ``make package`` adds
+them as Lambda wheels for AWS. The zips are deterministic (fixed timestamps and order), so their
+sha256 changes only when a source file does.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import json
-import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,10 +43,10 @@ from botocore.exceptions import ClientError
 
 from perflab.asl import render_file
 from perflab.config import Settings
+from perflab.package import code_sha256, lambda_sources, zip_bytes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = REPO_ROOT / "lambdas"
-PACKAGE = REPO_ROOT / "perflab"
 #: The download task's image (``ecs_task/Dockerfile``); an ECR URI ending in this name matches too.
 TASK_IMAGE = "perflab-download-task:latest"
 #: What of ``perflab/`` goes into a Lambda package: the code and the dashboard's static files.
@@ -65,7 +62,6 @@ AGGREGATE_TIMEOUT_S = 300
 API_MEMORY_MB = 512
 API_TIMEOUT_S = 30
 RUNTIME = "python3.11"
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 ClientFactory = Callable[[str], Any]
 
@@ -108,39 +104,9 @@ def local_cloud_config(**overrides: Any) -> Any:
 # --- packaging ---------------------------------------------------------------------------------------
 
 
-def _package_files(name: str) -> Iterator[tuple[Path, str]]:
-    source = LAMBDAS / name
-    if not (source / "handler.py").is_file():
-        raise FileNotFoundError(f"no Lambda function {name!r}: {source / 'handler.py'} does not exist")
-    for path in sorted(source.rglob("*.py")):
-        if "__pycache__" not in path.parts:
-            yield path, path.relative_to(source).as_posix()
-    for path in sorted(PACKAGE.rglob("*")):
-        relative = path.relative_to(REPO_ROOT)
-        if (
-            path.is_file()
-            and path.suffix in PACKAGE_SUFFIXES
-            and "__pycache__" not in relative.parts
-            and relative.parts[:2] != ("perflab", "local")
-        ):
-            yield path, relative.as_posix()
-
-
 def package_lambda(name: str) -> bytes:
-    """The deployment package of ``lambdas/<name>`` (handler at the root) plus ``perflab``."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, arcname in _package_files(name):
-            info = zipfile.ZipInfo(arcname, date_time=_ZIP_DATE)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
-
-
-def code_sha256(package: bytes) -> str:
-    """Lambda's ``CodeSha256`` of a package: base64 of its sha256 digest."""
-    return base64.b64encode(hashlib.sha256(package).digest()).decode()
+    """The local deployment package of ``lambdas/<name>`` (handler at the root) plus ``perflab``."""
+    return zip_bytes(lambda_sources(name, REPO_ROOT))
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -363,8 +329,13 @@ def deploy(
     *,
     name: str = "perflab",
     api_token: str | None = None,
+    inject: str | None = None,
 ) -> Deployment:
     """Create or update everything the workload needs (see the module docstring); idempotent.
+
+    ``inject`` (a :class:`perflab.faults.FaultSpec` text such as ``"raise"`` or ``"kill:2"``) deploys
+    the download function and task with ``PERFLAB_INJECT`` set, so they really fail that way; a
+    later deploy without it removes it again.
 
     ``api_token`` (else ``settings.api_token``) is the trigger API's bearer token; the API function sits
     behind an HTTP API (``perflab.deploy_api``). ``database_url`` (else ``settings.database_url``) is
@@ -411,6 +382,11 @@ def deploy(
     )
 
     env = function_environment(settings, database_url)
+    download_env = env
+    if inject:
+        from perflab.faults import ENV_VAR, FaultSpec
+
+        download_env = {**env, ENV_VAR: str(FaultSpec.parse(inject))}
     lam = clients("lambda")
     download_function = f"{name}-download"
     aggregate_function = f"{name}-aggregate"
@@ -421,7 +397,7 @@ def deploy(
         lambda_role,
         memory_mb=DOWNLOAD_MEMORY_MB,
         timeout_s=settings.lambda_timeout_s,
-        environment=env,
+        environment=download_env,
     )
     aggregate_arn = _function(
         lam,
@@ -438,7 +414,7 @@ def deploy(
     subnets, security_groups = _network(clients("ec2"), name)
     log_group = task_log_group(name)
     _log_group(clients("logs"), log_group)
-    container_env = [{"name": key, "value": value} for key, value in sorted(env.items())]
+    container_env = [{"name": key, "value": value} for key, value in sorted(download_env.items())]
     task_definition = _task_definition(
         ecs,
         f"{name}-download",
