@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         description="PostgreSQL conninfo/URL of the RDS artifact store and model registry "
         "(the local cloud sets it; unset = no RDS).",
     )
+    database_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret with the database password, for a database_url without one "
+        "(set by Terraform on AWS; unset locally).",
+    )
     model_id: str = Field(
         default="tiny-llm", pattern=NAME_PATTERN, description="Model downloaded by default."
     )

@@ -21,6 +21,11 @@ the invocation visibly (the Lambda handler raises :class:`DownloadFailed`, the t
 Map run counts it; the state machine's failure record for that item is then a no-op (first write
 wins). If the record itself cannot be written, the exception propagates: the state machine's Catch
 writes a failure record instead.
+
+Fault injection (:mod:`perflab.faults`): with ``PERFLAB_INJECT`` deployed, :func:`run` performs the
+fault between the download and the record (raise, sleep past the timeout, exhaust memory, exit, kill),
+and the DynamoDB client's record writes are throttled (``ddb-throttle``). Without it, both hooks do
+nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from typing import Any
 import boto3
 from pydantic import BaseModel, ConfigDict, Field
 
+from perflab import faults
 from perflab.config import RunRequest, Settings, get_settings
 from perflab.download import InvocationContext, InvocationResult, download
 from perflab.observability import logger, metrics
@@ -178,8 +184,10 @@ def ecs_environment_id() -> str:
 
 @functools.cache
 def _dynamodb_client(region: str) -> Any:
-    """The environment's DynamoDB client (endpoint from ``AWS_ENDPOINT_URL`` when set)."""
-    return boto3.session.Session().client("dynamodb", region_name=region)
+    """The environment's DynamoDB client (endpoint from ``AWS_ENDPOINT_URL`` when set; with the
+    ``ddb-throttle`` fault deployed, its record writes are throttled: :mod:`perflab.faults`)."""
+    client = boto3.session.Session().client("dynamodb", region_name=region)
+    return faults.instrument_dynamodb(client, logger.warning)
 
 
 def _results_store(settings: Settings) -> Any:
@@ -193,7 +201,11 @@ def _conninfo(settings: Settings) -> str:
         raise StorageError(
             "no database configured (PERFLAB_DATABASE_URL): the model registry is in PostgreSQL"
         )
-    return settings.database_url.get_secret_value()
+    from perflab.storage.credentials import with_secret_password
+
+    return with_secret_password(
+        settings.database_url.get_secret_value(), settings.database_secret_arn, settings.region
+    )
 
 
 def choose_store(request: RunRequest, settings: Settings) -> ArtifactStore:
@@ -255,6 +267,7 @@ def run(event: DownloadEvent, environment_id: str, settings: Settings | None = N
     else:
         result = download(store, ref, ctx, enable_caching=request.enable_caching)
     # Timing has ended: everything below is off the measured path.
+    faults.before_record(ctx.index, logger.warning)  # a deployed PERFLAB_INJECT fault, if any
     recorded = bool(_results_store(settings).put_invocation(result))
     _emit_metrics(result)
     outcome = Outcome(

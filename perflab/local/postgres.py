@@ -364,6 +364,34 @@ class LocalPostgres:
         with contextlib.suppress(FileNotFoundError):
             (self.data_dir / SERVER_INFO).unlink()
 
+    def stop_server(self) -> None:
+        """Stop the server as an outage would (fast shutdown: every session is terminated) but keep
+        its cluster, port and directories, so :meth:`start_server` brings the same database back."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            raise PostgresError("the server is not running")
+        self._shutdown(proc)
+        self.pid = None
+        LOG.info("PostgreSQL at %s stopped (cluster kept)", self.redacted_url)
+
+    def start_server(self) -> None:
+        """Start the server :meth:`stop_server` stopped: same cluster, port, role and password."""
+        if self._proc is not None:
+            raise PostgresError("the server is already running")
+        if self.binaries is None or self.run_as is None or self.server_version is None:
+            raise PostgresError("start() first: there is no cluster to start again")
+        binaries = Binaries(self.binaries, self.binaries_source or "", self.server_version)
+        proc = self._spawn(binaries, self.run_as)
+        self._proc, self.pid = proc, proc.pid
+        try:
+            self._wait_ready(proc)
+        except _PortTaken:
+            self._proc = None
+            proc.wait()
+            raise PostgresError(f"port {self.port} was taken while the server was stopped") from None
+        self._write_info()
+        LOG.info("PostgreSQL at %s started again", self.redacted_url)
+
     def __enter__(self) -> str:
         return self.start()
 

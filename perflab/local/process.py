@@ -63,7 +63,10 @@ def serve_forever(
         if on_ready is not None:
             on_ready(info)
         state_dir = Path(info.state_dir)
-        (state_dir / STATE_FILE).write_text(json.dumps(info.to_json()))
+        # Mode 0600: it holds the database URL with its password (like the api-token file).
+        fd = os.open(state_dir / STATE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as state:
+            state.write(json.dumps(info.to_json()))
         print(f"perflab local cloud: {info.endpoint_url} (region {info.region})", file=out)
         if info.api_url:
             print(f"API Gateway (HTTP APIs): {info.api_url}", file=out)
@@ -73,10 +76,15 @@ def serve_forever(
             print(f"PostgreSQL: {redact(info.database_url)}", file=out)
         for patch in cloud.applied_patches:
             print(f"moto compat: {patch.name}", file=out)
+        # With a ready pipe the caller gets everything from the pipe and ``out`` is a log file: the
+        # lines stay, their secrets do not (the database password, the extra exports' values).
+        to_log = ready_fd is not None
+        from perflab.local.postgres import redact
+
         for line in export_lines(info):
-            print(line, file=out)
+            print(redact(line) if to_log else line, file=out)
         for key, value in (extra_exports or {}).items():
-            print(f"export {key}={value}", file=out)
+            print(f"export {key}={'***' if to_log else value}", file=out)
         out.flush()
         if ready_fd is not None:
             with os.fdopen(ready_fd, "w") as ready:
@@ -177,12 +185,15 @@ def _spawn(
         args += ["--state-dir", str(config.state_dir)]
     if not config.database:
         args.append("--no-database")
+    env = None
     if config.database_url:
-        args += ["--database-url", config.database_url]
+        # Through the environment, not argv: a process listing must not show the password.
+        env = {**os.environ, "PERFLAB_DATABASE_URL": config.database_url}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             args,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -6,6 +6,7 @@ from perflab.storage.base import (
     ArtifactRef,
     ArtifactStore,
     ChecksumMismatch,
+    ConnectionFailed,
     RdsLayout,
     StorageError,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "ChecksumMismatch",
+    "ConnectionFailed",
     "RdsLayout",
     "StorageError",
 ]

@@ -65,3 +65,7 @@ class ArtifactNotFound(StorageError):
 
 class ChecksumMismatch(StorageError):
     """The bytes read do not match the registry's sha256 or size."""
+
+
+class ConnectionFailed(StorageError):
+    """The store could not be reached: refused, server down, ``too many clients`` / no free slot."""

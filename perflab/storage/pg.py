@@ -9,8 +9,9 @@ only one idle connection per conninfo is kept. A connection that is closed, brok
 transaction is closed instead of cached.
 
 Connection failures (wrong password, ``too many clients already``, server down) raise
-:class:`~perflab.storage.base.StorageError` with PostgreSQL's message: never a retry loop, so an
-exhausted server shows up in the results as failures carrying the server's own words.
+:class:`~perflab.storage.base.ConnectionFailed` (a ``StorageError``) with PostgreSQL's message:
+never a retry loop, so an exhausted server shows up in the results as ``ConnectionFailed`` failures
+carrying the server's own words.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from perflab.storage.base import StorageError
+from perflab.storage.base import ConnectionFailed
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -41,7 +42,7 @@ def connect(conninfo: str) -> Connection:
             conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name=APPLICATION_NAME
         )
     except psycopg.Error as exc:
-        raise StorageError(f"PostgreSQL connection failed: {message_of(exc)}") from exc
+        raise ConnectionFailed(f"PostgreSQL connection failed: {message_of(exc)}") from exc
 
 
 def message_of(exc: BaseException) -> str:

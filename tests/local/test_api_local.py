@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from perflab.config import Settings
 from perflab.deploy_api import ROUTE_KEYS, deploy_api
 from perflab.local.stack import LocalCloudInfo
-from perflab.results import create_tables
+from perflab.results import ResultsStore, create_tables
+from perflab.seed import seed
 from tests.conftest import ClientFactory, unique
 from tests.local.helpers import create_lambda_role, create_state_machine
 from tests.local.test_apigateway import Answer, request
@@ -31,6 +32,7 @@ class Deployed:
     api_id: str
     machine_arn: str
     host: str
+    settings: Settings
 
     def headers(self, token: str | None = TOKEN, **extra: str) -> dict[str, str]:
         headers = {"Host": self.host, "Content-Type": "application/json", **extra}
@@ -40,11 +42,18 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def deployed(aws: ClientFactory) -> Iterator[Deployed]:
+def deployed(aws: ClientFactory, local_cloud: LocalCloudInfo) -> Iterator[Deployed]:
     settings = Settings(
-        invocations_table=unique("inv"), runs_table=unique("runs"), api_token=SecretStr(TOKEN)
+        invocations_table=unique("inv"),
+        runs_table=unique("runs"),
+        api_token=SecretStr(TOKEN),
+        bucket=unique("api-registry"),
+        model_id=unique("tiny-llm"),
     )
     create_tables(aws("dynamodb"), settings)
+    # The registry the API checks requests against (metadata.json objects in S3, as perflab seed writes).
+    assert local_cloud.database_url is not None
+    seed(settings, aws("s3"), local_cloud.database_url, 1000, other_models=0)
     machine_arn = create_state_machine(aws("stepfunctions"), PASS_MACHINE, "api")
     lam = aws("lambda")
     name = unique("perflab-api")
@@ -61,6 +70,8 @@ def deployed(aws: ClientFactory) -> Iterator[Deployed]:
                 "PERFLAB_STATE_MACHINE_ARN": machine_arn,
                 "PERFLAB_RUNS_TABLE": settings.runs_table,
                 "PERFLAB_INVOCATIONS_TABLE": settings.invocations_table,
+                "PERFLAB_BUCKET": settings.bucket,
+                "PERFLAB_MODEL_ID": settings.model_id,
                 "POWERTOOLS_TRACE_DISABLED": "true",
             }
         },
@@ -71,7 +82,7 @@ def deployed(aws: ClientFactory) -> Iterator[Deployed]:
     routes = aws("apigatewayv2").get_routes(ApiId=api_id)["Items"]
     assert sorted(r["RouteKey"] for r in routes) == sorted(ROUTE_KEYS)
     # The Host names the API, as <api-id>.execute-api.<region>.amazonaws.com does on AWS.
-    yield Deployed(api_id, machine_arn, f"{api_id}.execute-api.localhost")
+    yield Deployed(api_id, machine_arn, f"{api_id}.execute-api.localhost", settings)
     aws("apigatewayv2").delete_api(ApiId=api_id)
     lam.delete_function(FunctionName=name)
 
@@ -111,17 +122,50 @@ def test_post_starts_a_run_and_results_show_it(
     assert run_id in [r["run_id"] for r in runs.json()["runs"]]
 
 
+REFUSED_REMOTELY = [
+    ("unknown compute", {"compute": "gpu", "storage": "s3", "invocations": 2}, {}, 400, "compute"),
+    (
+        "unknown model",
+        {"compute": "lambda", "storage": "s3", "model_id": "no-such-model"},
+        {},
+        400,
+        "model_id",
+    ),
+    ("unknown version", {"compute": "lambda", "storage": "s3", "version": "9.9.9"}, {}, 400, "version"),
+    ("no token", {"compute": "lambda", "storage": "s3"}, {"token": None}, 401, "authorization"),
+    ("wrong token", {"compute": "lambda", "storage": "s3"}, {"token": "nope"}, 401, "authorization"),
+    (
+        "wrong content type",
+        {"compute": "lambda", "storage": "s3"},
+        {"Content-Type": "text/plain"},
+        415,
+        "content-type",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "headers", "status", "field"), REFUSED_REMOTELY, ids=[c[0] for c in REFUSED_REMOTELY]
+)
 def test_bad_input_and_token_start_nothing(
-    local_cloud: LocalCloudInfo, deployed: Deployed, aws: ClientFactory
+    local_cloud: LocalCloudInfo,
+    deployed: Deployed,
+    aws: ClientFactory,
+    case: str,
+    body: dict[str, object],
+    headers: dict[str, str | None],
+    status: int,
+    field: str,
 ) -> None:
+    """Through API Gateway and the api function: refused, and no execution, no DynamoDB item."""
     before = executions(aws, deployed.machine_arn)
-    bad = post(local_cloud, deployed, {"compute": "gpu", "storage": "s3", "invocations": 2})
-    assert bad.status == 400 and bad.json()["field"] == "compute"
-    no_token = post(local_cloud, deployed, {"compute": "lambda", "storage": "s3"}, token=None)
-    assert no_token.status == 401
-    wrong = post(local_cloud, deployed, {"compute": "lambda", "storage": "s3"}, token="nope")
-    assert wrong.status == 401
+    run_id = unique("refused")
+    answer = post(local_cloud, deployed, {**body, "run_id": run_id}, **headers)  # type: ignore[arg-type]
+    assert answer.status == status, (case, answer.body)
+    assert answer.json()["field"] == field
     assert executions(aws, deployed.machine_arn) == before
+    store = ResultsStore(aws("dynamodb"), deployed.settings.invocations_table, deployed.settings.runs_table)
+    assert store.get_run(run_id) is None and store.invocation_items(run_id) == []
 
 
 def test_idempotency_key_and_conflict(

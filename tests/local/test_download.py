@@ -136,7 +136,7 @@ def test_unknown_model_is_a_recorded_artifact_not_found(small: Seeded, aws: Clie
 def test_refused_connection_is_a_recorded_storage_error(small: Seeded) -> None:
     url = psycopg.conninfo.make_conninfo(small.database_url, password="wrong")
     result = download(RdsArtifactStore(url, "chunks"), small.ref, ctx("rds"))
-    assert result.error_type == "StorageError" and not result.sha256_ok
+    assert result.error_type == "ConnectionFailed" and not result.sha256_ok
     assert "password authentication failed" in (result.error_message or "")
     assert "wrong" not in (result.error_message or "")
 
@@ -149,7 +149,7 @@ def test_exhausted_connection_slots_are_recorded_with_postgres_message(tmp_path:
         try:
             ref = replace(small.ref, model_id="any")
             result = download(RdsArtifactStore(url, "chunks"), ref, ctx("rds", index=3))
-            assert result.error_type == "StorageError"
+            assert result.error_type == "ConnectionFailed"
             message = result.error_message or ""
             assert "PostgreSQL connection failed" in message
             assert "too many clients" in message or "connection slots are reserved" in message, message

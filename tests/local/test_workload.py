@@ -193,25 +193,78 @@ def test_corrupted_artifact_is_recorded_as_checksum_mismatch(aws: ClientFactory,
         assert summary["sha256_verified"] is False
 
 
-def test_invalid_input_fails_fast(aws: ClientFactory, workload: Workload) -> None:
+GOOD_INPUT = {"compute": "lambda", "storage": "s3", "invocations": 1, "model_id": "m", "version": "1"}
+BAD_EXECUTION_INPUT = [
+    ("unknown compute", {"compute": "gpu"}),
+    ("unknown storage", {"storage": "ftp"}),
+    ("zero invocations", {"invocations": 0}),
+    ("negative invocations", {"invocations": -1}),
+    ("invocations above the cap", {"invocations": 1001}),
+    ("string invocations", {"invocations": "3"}),
+    ("boolean invocations", {"invocations": True}),
+    ("no model_id", {"model_id": None}),
+    ("no run_id", {"run_id": None}),
+    ("zero artifact_bytes", {"artifact_bytes": 0}),
+    ("absurd artifact_bytes", {"artifact_bytes": 10**15}),
+    ("zero max_concurrency", {"max_concurrency": 0}),
+    ("unknown rds_layout", {"rds_layout": "blob"}),
+    ("too many range parts", {"s3_range_parts": 17}),
+    ("string enable_caching", {"enable_caching": "yes"}),
+    ("numeric label", {"label": 5}),
+]
+
+
+@pytest.mark.parametrize(("case", "change"), BAD_EXECUTION_INPUT, ids=[c[0] for c in BAD_EXECUTION_INPUT])
+def test_invalid_input_fails_fast_writing_nothing(
+    aws: ClientFactory, workload: Workload, case: str, change: dict[str, Any]
+) -> None:
+    """StartExecution with input the trigger would have refused (someone calling Step Functions
+    directly): the Validate state fails the execution before the Map, and nothing is written."""
+    run_id = unique("bad")
+    data = {k: v for k, v in {**GOOD_INPUT, "run_id": run_id, **change}.items() if v is not None}
+    sfn = aws("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=workload.deployment.state_machine_arn, name=run_id, input=json.dumps(data)
+    )["executionArn"]
+    described = wait_for_execution(sfn, arn, timeout=30)
+    assert (described["status"], described.get("error")) == ("FAILED", "Perflab.InvalidInput"), case
+    assert "compute lambda|ecs" in described.get("cause", "")  # what is allowed
+    history = sfn.get_execution_history(executionArn=arn)["events"]
+    assert not [e for e in history if e["type"].startswith("Map") or e["type"].startswith("Task")]
+    assert workload.store.invocation_items(run_id) == []
+    assert workload.store.get_run(run_id) is None
+
+
+BEYOND_A_CHOICE = [
+    ("fractional invocations", {"invocations": 1.5}, "invocations"),
+    ("unknown field", {"colour": "red"}, "colour"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), BEYOND_A_CHOICE, ids=[c[0] for c in BEYOND_A_CHOICE])
+def test_input_a_choice_cannot_check_fails_the_run_naming_the_field(
+    aws: ClientFactory, workload: Workload, case: str, change: dict[str, Any], field: str
+) -> None:
+    """What the Validate Choice cannot express (integer-ness, unknown keys) is refused by the handlers'
+    RunRequest: the execution FAILS with InvalidRequest naming the field, the run is marked FAILED."""
+    run_id = unique("beyond")
+    data = {
+        **GOOD_INPUT,
+        "model_id": workload.ref.model_id,
+        "version": workload.ref.version,
+        "run_id": run_id,
+    }
     sfn = aws("stepfunctions")
     arn = sfn.start_execution(
         stateMachineArn=workload.deployment.state_machine_arn,
-        input=json.dumps(
-            {
-                "run_id": unique("bad"),
-                "compute": "gpu",
-                "storage": "s3",
-                "invocations": 1,
-                "model_id": "m",
-                "version": "1",
-            }
-        ),
+        name=run_id,
+        input=json.dumps({**data, **change}),
     )["executionArn"]
-    described = wait_for_execution(sfn, arn, timeout=30)
-    assert (described["status"], described.get("error")) == ("FAILED", "Perflab.InvalidInput")
-    history = sfn.get_execution_history(executionArn=arn)["events"]
-    assert not [e for e in history if e["type"].startswith("Map")]
+    described = wait_for_execution(sfn, arn, timeout=120)
+    assert (described["status"], described.get("error")) == ("FAILED", "InvalidRequest"), case
+    assert f"{field}: " in described.get("cause", "")
+    run = workload.store.get_run(run_id) or {}
+    assert run.get("status") == "FAILED" and run.get("error") == "InvalidRequest"
 
 
 def test_unhandled_failure_marks_the_run_failed(aws: ClientFactory, workload: Workload) -> None:
