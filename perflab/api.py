@@ -16,11 +16,17 @@ Routes:
   Map run item counts), the run's configuration, and with ``graph=1`` the state machine graph as SVG.
 - ``GET /`` → the dashboard (:mod:`perflab.dashboard`): one self-contained HTML page using the routes above.
 
+Who may POST (``PERFLAB_API_AUTH``): ``token`` (the default, and locally) wants ``Authorization: Bearer
+<PERFLAB_API_TOKEN>``. ``iam`` and ``jwt`` are for AWS, where the HTTP API's authorizer guards POST
+and owns the ``Authorization`` header: a request is accepted only when API Gateway's request context
+carries that authorizer's verdict (``requestContext.authorizer.iam`` / ``.jwt``); any other is refused.
+
 Checks on POST, in this order, each answered before anything is written or started:
-401 missing/wrong bearer token (constant-time comparison; no token configured refuses every POST),
+401 not authorized (token mode: constant-time comparison, and no token configured refuses every POST),
 413 body over 64 KiB, 415 content type other than ``application/json``, 400 ``{error, field}`` for
-malformed JSON (field ``body``) or an invalid request (the field and what is allowed), 409 for a
-``run_id`` that already exists.
+malformed JSON (field ``body``) or an invalid request (the field and what is allowed), 400 for a
+model or version the registry does not hold (:mod:`perflab.catalog`: the ``metadata.json`` objects
+``perflab seed`` writes to S3), 409 for a ``run_id`` that already exists.
 
 Idempotency: with an ``Idempotency-Key`` header and no ``run_id`` in the body, the run id is derived
 from the key (``run-idem-<sha256 prefix>``), so a repeated request names the same run. When that run
@@ -44,6 +50,7 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -55,6 +62,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from perflab.catalog import Catalog, CatalogUnavailable
 from perflab.config import InvalidRequest, RunRequest, Settings, get_settings
 
 WORKLOAD_PATH = "/health/performance/workload"
@@ -68,6 +76,8 @@ DASHBOARD_CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
     "img-src data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: ``PERFLAB_API_AUTH`` values: our bearer token, or API Gateway's IAM or JWT authorizer (on AWS).
+AUTH_MODES = ("token", "iam", "jwt")
 RUNS_DEFAULT_LIMIT = 20
 RUNS_MAX_LIMIT = 100
 #: Run statuses after which nothing changes; any other stored status is checked against the execution.
@@ -105,6 +115,14 @@ class RunStore(Protocol):
     def invocations(self, run_id: str) -> list[Any]: ...
 
 
+def auth_mode() -> str:
+    """``PERFLAB_API_AUTH``: ``token`` (default), ``iam`` or ``jwt`` (module docstring)."""
+    mode = os.environ.get("PERFLAB_API_AUTH", "token").strip().lower() or "token"
+    if mode not in AUTH_MODES:
+        raise ApiError(500, f"PERFLAB_API_AUTH must be one of {', '.join(AUTH_MODES)} (got {mode!r})")
+    return mode
+
+
 @dataclass
 class Dependencies:
     """Factories the app calls on first use (tests inject fakes)."""
@@ -113,6 +131,9 @@ class Dependencies:
     stepfunctions: Callable[[], Any]
     results: Callable[[], RunStore]
     state_machine_arn: Callable[[], str]
+    auth_mode: Callable[[], str] = auth_mode
+    #: The model registry a request is checked against (None: not checked, e.g. tests of other routes).
+    catalog: Callable[[], Catalog] | None = None
 
 
 class ApiError(Exception):
@@ -151,12 +172,23 @@ def _results_store() -> RunStore:
     return ResultsStore(client, settings.invocations_table, settings.runs_table)
 
 
+@functools.cache
+def _catalog() -> Catalog:
+    import boto3
+
+    from perflab.catalog import S3Catalog
+
+    settings = get_settings()
+    return S3Catalog(boto3.client("s3", region_name=settings.region), settings.bucket)
+
+
 def default_dependencies() -> Dependencies:
     return Dependencies(
         settings=get_settings,
         stepfunctions=_stepfunctions_client,
         results=_results_store,
         state_machine_arn=lambda: _api_settings().state_machine_arn,
+        catalog=_catalog,
     )
 
 
@@ -233,6 +265,14 @@ def create_app(deps: Dependencies | None = None) -> APIGatewayHttpResolver:
         return f"{base_url()}{RESULTS_PATH}/{run_id}"
 
     def require_token() -> None:
+        mode = deps.auth_mode()
+        if mode != "token":
+            context = app.current_event.raw_event.get("requestContext") or {}
+            if not (context.get("authorizer") or {}).get(mode):
+                raise ApiError(
+                    401, f"this API expects API Gateway's {mode.upper()} authorizer on POST", "authorization"
+                )
+            return
         configured = deps.settings().api_token
         header = app.current_event.headers.get("authorization") or ""
         scheme, _, presented = header.partition(" ")
@@ -311,6 +351,11 @@ def create_app(deps: Dependencies | None = None) -> APIGatewayHttpResolver:
             data["run_id"] = idempotent_run_id(key)
         settings = deps.settings()
         request = RunRequest.from_input(data, settings)
+        if deps.catalog is not None:
+            try:
+                deps.catalog().check(request.model_id, request.version)
+            except CatalogUnavailable as exc:
+                raise ApiError(502, str(exc)) from None
         run_id = request.run_id
         machine_arn = deps.state_machine_arn()
         store = deps.results()

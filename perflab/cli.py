@@ -23,6 +23,7 @@ from perflab.local.stack import (
 )
 
 if TYPE_CHECKING:
+    from perflab.bench import BenchPlan
     from perflab.config import Settings
 
 LAMBDA_MODES = ("forkserver", "spawn")
@@ -50,6 +51,8 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from perflab.faults import FAULTS
+
     parser = argparse.ArgumentParser(prog="perflab", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,7 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--endpoint", help="an already running cloud's endpoint (default: start the local cloud)"
     )
+    bench.add_argument(
+        "--api-url",
+        help="run through a deployed trigger API instead (e.g. on AWS; token from PERFLAB_API_TOKEN; "
+        "deploys and seeds nothing)",
+    )
     bench.add_argument("--label", help="a label stored with every run")
+    bench.add_argument(
+        "--inject",
+        metavar="FAULT[:EVERY]",
+        help="run with a fault injected, for demonstration (hits every invocation whose index is a "
+        f"multiple of EVERY, default 1): {', '.join(FAULTS)} (README: Faults)",
+    )
     bench.add_argument("--rds-layout", choices=("chunks", "large_object"), help="RDS artifact layout")
     bench.add_argument(
         "--s3-range-parts", type=int, help="parallel ranged GETs per S3 download (0 = one GET)"
@@ -135,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="build report.md and plots from one or more result directories")
     report.add_argument("results", nargs="*", type=Path, default=[Path("reports/latest")], help="result dirs")
     report.add_argument("--out", type=Path, help="where to write (default: the first result directory)")
+    report.add_argument(
+        "--performance",
+        type=Path,
+        metavar="PATH",
+        help="also write the performance report (e.g. reports/PERFORMANCE_REPORT.md) from the result dirs",
+    )
 
     seed = sub.add_parser("seed", help="seed the model registry and the Tiny-LLM artifact (idempotent)")
     seed.add_argument("--artifact-bytes", type=_positive_int, default=24_800_000)
@@ -148,6 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--invocations", type=_positive_int, default=100)
     smoke.add_argument("--compute", choices=("lambda", "ecs", "all"), default="all")
     smoke.add_argument("--out", type=Path, help="write the figures as JSON here")
+
+    package = sub.add_parser(
+        "package", help="build the Lambda zips and the ECS image context for AWS, with their manifest"
+    )
+    package.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64", help="Lambda architecture")
+    package.add_argument("--out", type=Path, default=Path("build/package"), help="output directory")
+    package.add_argument(
+        "--image-repository", help="ECR repository URI: writes task_image = URI:ctx-<digest> into the tfvars"
+    )
+    from perflab.perf.command import add_parser as add_perf_parser
+
+    add_perf_parser(sub, _positive_int)
     return parser
 
 
@@ -173,6 +205,9 @@ def _local(args: argparse.Namespace) -> int:
         token = _api_token(config.state_dir)
         if token is None:
             return 2
+        from perflab import redaction
+
+        redaction.register(token)
         exports = {"PERFLAB_API_TOKEN": token}
         # A stack started for someone else (--ready-fd: tests, bench, --detach's child) is bare.
         deploy_into = None if (args.no_deploy or args.ready_fd is not None) else token
@@ -224,9 +259,14 @@ def _bench(args: argparse.Namespace) -> int:
         repeat=args.repeat,
         out=args.out,
         endpoint=args.endpoint,
+        api_url=args.api_url,
         label=args.label,
         options=options,
+        inject=args.inject,
     )
+    if args.api_url and args.endpoint:
+        print("perflab bench: --api-url and --endpoint exclude each other", file=sys.stderr)
+        return 2
     try:
         validate_plan(plan)
     except ConfigError as exc:
@@ -235,7 +275,39 @@ def _bench(args: argparse.Namespace) -> int:
     except InvalidRequest as exc:
         print(f"perflab bench: {exc}", file=sys.stderr)
         return 2
+    if args.api_url:
+        return _bench_api(plan)
     return run_bench(plan)
+
+
+def _bench_api(plan: BenchPlan) -> int:
+    """``perflab bench --api-url``: API refusals and an unreachable API end the command with a message."""
+    from perflab.api_client import ApiCallError, api_auth
+    from perflab.bench import run_bench
+
+    settings = _settings_or_none()
+    if settings is None:
+        return 2
+    try:
+        auth = api_auth()
+    except ValueError as exc:
+        print(f"perflab bench: {exc}", file=sys.stderr)
+        return 2
+    if auth == "token" and settings.api_token is None:
+        print(
+            "perflab bench: --api-url needs PERFLAB_API_TOKEN (the API's bearer token), "
+            "or PERFLAB_API_AUTH=iam to sign requests with your AWS credentials",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return run_bench(plan)
+    except ApiCallError as exc:
+        print(f"perflab bench: the API refused: {exc}", file=sys.stderr)
+        return 2 if exc.status in (400, 401, 403, 404, 413, 415) else 1
+    except OSError as exc:
+        print(f"perflab bench: cannot reach {plan.api_url}: {exc}", file=sys.stderr)
+        return 1
 
 
 def _settings_or_none() -> Settings | None:
@@ -264,6 +336,8 @@ def _aws_clients(endpoint: str | None, region: str) -> Callable[[str], Any]:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
     from perflab.deploy import task_log_group
     from perflab.inspect import inspect_run
 
@@ -283,6 +357,14 @@ def _inspect(args: argparse.Namespace) -> int:
     except LookupError as exc:
         print(f"perflab inspect: {exc}", file=sys.stderr)
         return 2
+    except EndpointConnectionError as exc:
+        where = args.endpoint or "AWS"
+        print(f"perflab inspect: cannot reach {where}: {exc} (is the local cloud up?)", file=sys.stderr)
+        return 2
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(f"perflab inspect: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+        return 2
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -294,6 +376,10 @@ def _report(args: argparse.Namespace) -> int:
             return 2
     path = build_report(args.results, args.out or args.results[0])
     print(f"wrote {path}")
+    if args.performance is not None:
+        from perflab.report.performance import build_performance_report
+
+        print(f"wrote {build_performance_report(args.results, args.performance)}")
     return 0
 
 
@@ -317,10 +403,12 @@ def _seed(args: argparse.Namespace) -> int:
 
 def _deploy_perflab(info: LocalCloudInfo, token: str) -> None:
     """Deploy perflab's workload and API into a freshly started local cloud (idempotent)."""
+    from perflab import redaction
     from perflab.config import load_settings
     from perflab.deploy import deploy
     from perflab.local.clients import LocalClients
 
+    redaction.register_url(info.database_url)
     try:
         deployment = deploy(
             LocalClients(info.endpoint_url, info.region), load_settings(), info.database_url, api_token=token
@@ -373,6 +461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from perflab import redaction
+
+    redaction.install()  # no token or password in any log line, whatever logs it (perflab.redaction)
     if args.command == "local":
         return _local(args)
     if args.command == "bench":
@@ -387,6 +478,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from perflab.local.smoke import run_smoke
 
         return run_smoke(args.invocations, args.compute, args.out)
+    if args.command == "perf":
+        from perflab.perf.command import run_command
+
+        return run_command(args)
+    if args.command == "package":
+        from perflab.package import PackageError, build_package
+
+        try:
+            build_package(args.out, args.arch, image_repository=args.image_repository, log=print)
+        except PackageError as exc:
+            print(f"perflab package: {exc}", file=sys.stderr)
+            return 1
+        return 0
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from perflab.config import RunRequest
-from perflab.results import ResultsStore
+from perflab.download import InvocationResult
+from perflab.results import ResultsStore, summarize
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -78,8 +79,6 @@ def wait_for_run(
     When the execution failed before its Aggregate step wrote a summary, the summary is computed here
     from whatever records exist, so every requested invocation is still accounted for.
     """
-    from perflab.results import summarize
-
     sfn = clients("stepfunctions")
     started = time.monotonic()
     while True:
@@ -99,7 +98,21 @@ def wait_for_run(
     if isinstance(summary, dict) and summary:
         return summary
     wall = (described["stopDate"] - described["startDate"]).total_seconds()
-    computed = summarize(request, store.invocations(request.run_id), wall).to_json()
+    return fallback_summary(request, store.invocations(request.run_id), wall, status, described.get("error"))
+
+
+def fallback_summary(
+    request: RunRequest,
+    records: Sequence[InvocationResult],
+    wall_s: float | None,
+    status: str,
+    error: str | None,
+) -> dict[str, Any]:
+    """The summary of a run whose execution ended without one, from whatever records exist.
+
+    ``status`` is the execution's (or the follower's) final status, reported as ``EXECUTION_<status>``.
+    """
+    computed = summarize(request, records, wall_s).to_json()
     computed["status"] = f"EXECUTION_{status}"
-    computed["execution_error"] = described.get("error")
+    computed["execution_error"] = error
     return computed

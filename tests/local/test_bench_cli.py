@@ -39,6 +39,9 @@ def test_bench_writes_the_result_directory(tmp_path: Path) -> None:
         assert run["sha256_verified"] is True
         assert run["bytes_total"] == 2 * 1_000_000
         assert set(run["latency_ms"]) >= {"mean", "median", "p90", "p95", "p99", "min", "max"}
+        # Counted from the execution histories: 8 parent states + (child started, Route, Task) x 2.
+        assert run["transitions"] == 8 + 3 * 2
+        assert run["transitions_detail"]["child_executions"] == 2
     with (out / "invocations.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 8
@@ -56,4 +59,5 @@ def test_bench_writes_the_result_directory(tmp_path: Path) -> None:
     assert all(row["sha256_ok"] == "True" and row["error"] == "" for row in rows)
     report = (out / "report.md").read_text()
     assert all(f"`{run['run_id']}`" in report for run in runs)
+    assert report.count("counted from the execution history") == len(runs)
     assert (out / "plots" / "latency_cdf.png").is_file()

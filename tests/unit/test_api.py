@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from perflab.api import MAX_BODY_BYTES, Dependencies, create_app, idempotent_run_id
+from perflab.catalog import S3Catalog, metadata_key
 from perflab.config import RunRequest, Settings
 
 TOKEN = "s3cret-token-for-tests"
@@ -35,6 +37,39 @@ class FakeStepFunctions:
 
     def describe_execution(self, executionArn: str) -> dict[str, Any]:
         return {"executionArn": executionArn, "status": self.described.get(executionArn, "RUNNING")}
+
+
+class FakeS3:
+    """The catalogue objects ``perflab seed`` writes: ``models/<id>/<version>/metadata.json``."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.fail_with: str | None = None
+
+    def put_metadata(self, model_id: str, version: str, artifact: bool) -> None:
+        meta = {"model_id": model_id, "version": version, "artifact": {"size_bytes": 1} if artifact else None}
+        self.objects[metadata_key(model_id, version)] = json.dumps(meta).encode()
+
+    def _fail(self, operation: str) -> None:
+        if self.fail_with is not None:
+            raise ClientError({"Error": {"Code": self.fail_with, "Message": "x"}}, operation)
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+        self._fail("GetObject")
+        if Key not in self.objects:
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "x"}}, "GetObject")
+        return {"Body": io.BytesIO(self.objects[Key])}
+
+    def list_objects_v2(self, Bucket: str, Prefix: str, Delimiter: str, MaxKeys: int) -> dict[str, Any]:
+        self._fail("ListObjectsV2")
+        prefixes = sorted(
+            {
+                Prefix + k[len(Prefix) :].split(Delimiter)[0] + Delimiter
+                for k in self.objects
+                if k.startswith(Prefix)
+            }
+        )
+        return {"CommonPrefixes": [{"Prefix": p} for p in prefixes]}
 
 
 @dataclass
@@ -88,13 +123,18 @@ class Harness:
     sfn: FakeStepFunctions
     store: FakeStore
     settings: Settings
+    s3: FakeS3 = field(default_factory=FakeS3)
 
     def __post_init__(self) -> None:
+        # The registry: tiny-llm 1.0.0 can be downloaded; 2.0.0 is registered without an artifact.
+        self.s3.put_metadata("tiny-llm", "1.0.0", artifact=True)
+        self.s3.put_metadata("tiny-llm", "2.0.0", artifact=False)
         deps = Dependencies(
             settings=lambda: self.settings,
             stepfunctions=lambda: self.sfn,
             results=lambda: self.store,
             state_machine_arn=lambda: MACHINE,
+            catalog=lambda: S3Catalog(self.s3, "perflab-artifacts"),
         )
         self.app = create_app(deps)
 
@@ -175,6 +215,7 @@ def api() -> Harness:
 
 
 VALID = {"compute": "lambda", "storage": "s3", "invocations": 3}
+JSON = {"content-type": "application/json"}
 
 
 def test_post_starts_an_execution_named_after_the_run(api: Harness) -> None:
@@ -194,57 +235,197 @@ def test_post_starts_an_execution_named_after_the_run(api: Harness) -> None:
 
 
 def test_post_keeps_an_explicit_run_id_and_run_options(api: Harness) -> None:
+    api.s3.put_metadata("tiny-llm", "2", artifact=True)
     body = {**VALID, "storage": "rds", "run_id": "my-run_1", "rds_layout": "large_object", "version": "2"}
     status, _, answer = api.post(body)
     assert status == 202 and answer["run_id"] == "my-run_1"
     assert api.sfn.started[0]["input"]["rds_layout"] == "large_object"
 
 
-BAD_INPUT = [
-    ("unknown compute", {**VALID, "compute": "gpu"}, "compute", "one of lambda, ecs"),
-    ("unknown storage", {**VALID, "storage": "ftp"}, "storage", "one of s3, rds"),
-    ("missing compute", {"storage": "s3"}, "compute", "required"),
-    ("zero invocations", {**VALID, "invocations": 0}, "invocations", "1 to 1000"),
-    ("negative invocations", {**VALID, "invocations": -5}, "invocations", "1 to 1000"),
-    ("fractional invocations", {**VALID, "invocations": 1.5}, "invocations", "integer"),
-    ("string invocations", {**VALID, "invocations": "3"}, "invocations", "integer"),
-    ("boolean invocations", {**VALID, "invocations": True}, "invocations", "integer"),
-    ("invocations above the cap", {**VALID, "invocations": 1001}, "invocations", "1 to 1000"),
-    ("zero artifact_bytes", {**VALID, "artifact_bytes": 0}, "artifact_bytes", "integer"),
-    ("absurd artifact_bytes", {**VALID, "artifact_bytes": 10**15}, "artifact_bytes", "integer"),
-    ("unknown field", {**VALID, "colour": "red"}, "colour", "known options"),
-    ("bad run_id", {**VALID, "run_id": "no spaces!"}, "run_id", "matching"),
-    ("bad model_id", {**VALID, "model_id": "../etc"}, "model_id", "matching"),
-    ("unknown rds_layout", {**VALID, "rds_layout": "blob"}, "rds_layout", "chunks, large_object"),
-    ("too many range parts", {**VALID, "s3_range_parts": 17}, "s3_range_parts", "0 to 16"),
+# --- bad input: every way a POST is refused, one table -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A POST the API must refuse: ``status`` naming ``field`` and (in ``error``) what is allowed."""
+
+    case: str
+    body: Any = field(default_factory=lambda: dict(VALID))
+    status: int = 400
+    field_name: str | None = None
+    allowed: str = ""
+    headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
+    token: str | None = TOKEN
+    base64_body: bool = False
+    #: a run that exists before the request (the 409 cases)
+    existing: dict[str, Any] | None = None
+
+
+def _json_with(**changes: Any) -> dict[str, Any]:
+    return {k: v for k, v in {**VALID, **changes}.items() if v is not None}
+
+
+REFUSED = [
+    # the request's fields (RunRequest): 400 naming the field and what it allows
+    Refused("unknown compute", _json_with(compute="gpu"), field_name="compute", allowed="one of lambda, ecs"),
+    Refused("unknown storage", _json_with(storage="ftp"), field_name="storage", allowed="one of s3, rds"),
+    Refused("missing compute", _json_with(compute=None), field_name="compute", allowed="required"),
+    Refused("zero invocations", _json_with(invocations=0), field_name="invocations", allowed="1 to 1000"),
+    Refused(
+        "negative invocations", _json_with(invocations=-5), field_name="invocations", allowed="1 to 1000"
+    ),
+    Refused(
+        "fractional invocations", _json_with(invocations=1.5), field_name="invocations", allowed="integer"
+    ),
+    Refused("string invocations", _json_with(invocations="3"), field_name="invocations", allowed="integer"),
+    Refused("boolean invocations", _json_with(invocations=True), field_name="invocations", allowed="integer"),
+    Refused(
+        "invocations above the cap",
+        _json_with(invocations=1001),
+        field_name="invocations",
+        allowed="1 to 1000",
+    ),
+    Refused(
+        "zero artifact_bytes", _json_with(artifact_bytes=0), field_name="artifact_bytes", allowed="integer"
+    ),
+    Refused(
+        "absurd artifact_bytes",
+        _json_with(artifact_bytes=10**15),
+        field_name="artifact_bytes",
+        allowed="1 to",
+    ),
+    Refused("unknown field", _json_with(colour="red"), field_name="colour", allowed="known options: run_id"),
+    Refused("bad run_id", _json_with(run_id="no spaces!"), field_name="run_id", allowed="matching"),
+    Refused("bad model_id", _json_with(model_id="../etc"), field_name="model_id", allowed="matching"),
+    Refused(
+        "unknown rds_layout",
+        _json_with(rds_layout="blob"),
+        field_name="rds_layout",
+        allowed="chunks, large_object",
+    ),
+    Refused(
+        "too many range parts", _json_with(s3_range_parts=17), field_name="s3_range_parts", allowed="0 to 16"
+    ),
+    # the model registry (S3 metadata.json objects, as perflab seed writes them)
+    Refused(
+        "unknown model",
+        _json_with(model_id="no-such-model"),
+        field_name="model_id",
+        allowed="registered model",
+    ),
+    Refused(
+        "unknown version", _json_with(version="9.9.9"), field_name="version", allowed="one of 1.0.0, 2.0.0"
+    ),
+    Refused(
+        "model without an artifact",
+        _json_with(version="2.0.0"),
+        field_name="model_id",
+        allowed="without a stored artifact",
+    ),
+    # the body
+    Refused("truncated JSON", '{"compute": "lambda"', field_name="body", allowed="not valid JSON"),
+    Refused("not an object", "[1, 2]", field_name="body", allowed="JSON object"),
+    Refused("empty body", "", field_name="body", allowed="not valid JSON"),
+    Refused("not UTF-8", b'{"compute": "\xff"}', field_name="body", base64_body=True),
+    Refused(
+        "over 64 KiB",
+        _json_with(label="x" * MAX_BODY_BYTES),
+        status=413,
+        field_name="body",
+        allowed="at most 65536",
+    ),
+    # the content type
+    Refused("text/plain", status=415, field_name="content-type", headers={"content-type": "text/plain"}),
+    Refused(
+        "form content type",
+        status=415,
+        field_name="content-type",
+        allowed="application/json",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    ),
+    Refused("no content type", status=415, field_name="content-type", allowed="none given", headers={}),
+    # the token (checked first: an invalid body gets 401 too, revealing nothing)
+    Refused("no token", {"compute": "gpu"}, status=401, field_name="authorization", token=None),
+    Refused("wrong token", {"compute": "gpu"}, status=401, field_name="authorization", token="not-the-token"),
+    Refused("token prefix", status=401, field_name="authorization", token=TOKEN[:-1]),
+    Refused("token with suffix", status=401, field_name="authorization", token=TOKEN + "x"),
+    Refused("empty bearer", status=401, field_name="authorization", token=""),
+    Refused(
+        "wrong scheme",
+        status=401,
+        field_name="authorization",
+        token=None,
+        headers={"content-type": "application/json", "authorization": f"Basic {TOKEN}"},
+    ),
+    Refused(
+        "bare token",
+        status=401,
+        field_name="authorization",
+        token=None,
+        headers={"content-type": "application/json", "authorization": TOKEN},
+    ),
+    # the idempotency key and existing runs
+    Refused(
+        "empty idempotency key",
+        status=400,
+        field_name="Idempotency-Key",
+        headers={**JSON, "Idempotency-Key": ""},
+    ),
+    Refused(
+        "long idempotency key",
+        status=400,
+        field_name="Idempotency-Key",
+        allowed="1-255 printable",
+        headers={**JSON, "Idempotency-Key": "x" * 256},
+    ),
+    Refused(
+        "unprintable idempotency key",
+        status=400,
+        field_name="Idempotency-Key",
+        headers={**JSON, "Idempotency-Key": "a\tb"},
+    ),
+    Refused(
+        "run_id exists",
+        _json_with(run_id="taken"),
+        status=409,
+        field_name="run_id",
+        allowed="already exists",
+        existing={"run_id": "taken", **VALID},
+    ),
+    Refused(
+        "idempotency key reused with another request",
+        _json_with(invocations=4),
+        status=409,
+        field_name="Idempotency-Key",
+        allowed="different request",
+        headers={**JSON, "Idempotency-Key": "k2"},
+        existing={"run_id": idempotent_run_id("k2"), **VALID},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "field_name", "allowed"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
-def test_bad_input_is_400_naming_the_field(
-    api: Harness, case: str, body: dict[str, Any], field_name: str, allowed: str
-) -> None:
-    status, _, answer = api.post(body)
-    assert status == 400, case
-    assert answer["field"] == field_name
-    assert allowed in answer["error"]
+@pytest.mark.parametrize("bad", REFUSED, ids=[r.case for r in REFUSED])
+def test_refused_posts_name_the_field_and_start_nothing(api: Harness, bad: Refused) -> None:
+    if bad.existing is not None:
+        api.store.runs[bad.existing["run_id"]] = {"status": "RUNNING", "request": bad.existing}
+    headers = dict(bad.headers)
+    if bad.token is not None:
+        headers["authorization"] = f"Bearer {bad.token}"
+    body = bad.body if isinstance(bad.body, str | bytes) else json.dumps(bad.body)
+    status, response_headers, answer = api.call("POST", WORKLOAD, body, headers, base64_body=bad.base64_body)
+    assert status == bad.status, answer
+    assert answer["field"] == bad.field_name
+    assert bad.allowed in answer["error"]
+    if status == 401:
+        assert response_headers["www-authenticate"].startswith("Bearer")
+        assert TOKEN not in json.dumps(answer)
     api.assert_nothing_happened()
 
 
-MALFORMED = [
-    ("truncated JSON", '{"compute": "lambda"', 400, "body"),
-    ("not an object", "[1, 2]", 400, "body"),
-    ("empty body", "", 400, "body"),
-    ("not UTF-8", b'{"compute": "\xff"}', 400, "body"),
-    ("over 64 KiB", json.dumps({**VALID, "label": "x" * MAX_BODY_BYTES}), 413, "body"),
-]
-
-
-@pytest.mark.parametrize(("case", "body", "status", "field_name"), MALFORMED, ids=[c[0] for c in MALFORMED])
-def test_malformed_bodies(api: Harness, case: str, body: str | bytes, status: int, field_name: str) -> None:
-    got, _, answer = api.post(body)
-    assert (got, answer["field"]) == (status, field_name), case
-    assert answer["error"]
+def test_the_registry_unreachable_is_502_and_starts_nothing(api: Harness) -> None:
+    api.s3.fail_with = "AccessDenied"
+    status, _, answer = api.post(VALID)
+    assert status == 502 and "AccessDenied" in answer["error"]
     api.assert_nothing_happened()
 
 
@@ -261,43 +442,8 @@ def test_base64_encoded_body_is_decoded(api: Harness) -> None:
     assert status == 202
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
-def test_wrong_content_type_is_415(api: Harness, content_type: str | None) -> None:
-    headers = {"authorization": f"Bearer {TOKEN}"}
-    if content_type is not None:
-        headers["content-type"] = content_type
-    status, _, answer = api.call("POST", WORKLOAD, json.dumps(VALID), headers)
-    assert status == 415 and answer["field"] == "content-type"
-    api.assert_nothing_happened()
-
-
 def test_content_type_with_charset_is_json(api: Harness) -> None:
     assert api.post(VALID, **{"content-type": "Application/JSON; charset=utf-8"})[0] == 202
-
-
-AUTH = [
-    ("no header", None),
-    ("wrong token", "Bearer not-the-token"),
-    ("token prefix", f"Bearer {TOKEN[:-1]}"),
-    ("token with suffix", f"Bearer {TOKEN}x"),
-    ("wrong scheme", f"Basic {TOKEN}"),
-    ("bare token", TOKEN),
-    ("empty bearer", "Bearer "),
-]
-
-
-@pytest.mark.parametrize(("case", "header"), AUTH, ids=[c[0] for c in AUTH])
-def test_missing_or_wrong_token_is_401(api: Harness, case: str, header: str | None) -> None:
-    headers = {"content-type": "application/json"}
-    if header is not None:
-        headers["authorization"] = header
-    # Even an invalid body gets 401 first: nothing about the request is revealed without the token.
-    status, response_headers, answer = api.call("POST", WORKLOAD, '{"compute": "gpu"}', headers)
-    assert status == 401, case
-    assert answer["field"] == "authorization"
-    assert response_headers["www-authenticate"].startswith("Bearer")
-    assert TOKEN not in json.dumps(answer)
-    api.assert_nothing_happened()
 
 
 def test_bearer_scheme_is_case_insensitive(api: Harness) -> None:
@@ -350,13 +496,6 @@ def test_same_key_with_a_different_request_is_409(api: Harness) -> None:
     status, _, answer = api.post({**VALID, "invocations": 4}, **{"Idempotency-Key": "k2"})
     assert status == 409 and answer["field"] == "Idempotency-Key"
     assert len(api.sfn.started) == 1
-
-
-@pytest.mark.parametrize("key", ["", "x" * 256, "tab\there"])
-def test_bad_idempotency_key_is_400(api: Harness, key: str) -> None:
-    status, _, answer = api.post(VALID, **{"Idempotency-Key": key})
-    assert status == 400 and answer["field"] == "Idempotency-Key"
-    api.assert_nothing_happened()
 
 
 @pytest.mark.parametrize(("key", "status"), [("racing", 200), (None, 409)])
@@ -440,3 +579,57 @@ def test_lambda_handler_is_the_app() -> None:
     from perflab import api as api_module
 
     assert handler.app is api_module.app
+
+
+def post_with_authorizer(api: Harness, verdict: dict[str, Any] | None) -> tuple[int, Any]:
+    """POST as API Gateway forwards it after its authorizer (no bearer token: the header is the
+    authorizer's, e.g. a SigV4 signature)."""
+    headers = {"content-type": "application/json", "authorization": "AWS4-HMAC-SHA256 Credential=AKID/…"}
+    event = http_event("POST", WORKLOAD, json.dumps(VALID), headers)
+    if verdict is not None:
+        event["requestContext"]["authorizer"] = verdict
+    response = api.app.resolve(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+IAM_VERDICT = {"iam": {"userArn": "arn:aws:iam::123456789012:user/bench", "accountId": "123456789012"}}
+JWT_VERDICT = {"jwt": {"claims": {"sub": "bench"}, "scopes": None}}
+
+
+@pytest.mark.parametrize(
+    ("mode", "verdict", "status"),
+    [
+        ("iam", IAM_VERDICT, 202),
+        ("jwt", JWT_VERDICT, 202),
+        ("iam", None, 401),  # no authorizer ran: refused even though the API has a token configured
+        ("iam", JWT_VERDICT, 401),  # another authorizer's verdict is not this one's
+        ("jwt", IAM_VERDICT, 401),
+    ],
+)
+def test_gateway_auth_modes_trust_only_their_authorizer(
+    api: Harness, monkeypatch: pytest.MonkeyPatch, mode: str, verdict: dict[str, Any] | None, status: int
+) -> None:
+    monkeypatch.setenv("PERFLAB_API_AUTH", mode)
+    got, answer = post_with_authorizer(api, verdict)
+    assert got == status, answer
+    if status == 401:
+        assert answer["field"] == "authorization" and mode.upper() in answer["error"]
+        api.assert_nothing_happened()
+    else:
+        assert len(api.sfn.started) == 1
+
+
+def test_token_mode_ignores_an_authorizer_verdict(api: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PERFLAB_API_AUTH", raising=False)
+    got, answer = post_with_authorizer(api, IAM_VERDICT)  # a verdict without our token is not enough
+    assert got == 401 and answer["field"] == "authorization"
+    api.assert_nothing_happened()
+
+
+def test_unknown_auth_mode_is_a_500_naming_the_allowed_values(
+    api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERFLAB_API_AUTH", "basic")
+    got, answer = post_with_authorizer(api, IAM_VERDICT)
+    assert got == 500 and "token, iam, jwt" in answer["error"]
+    api.assert_nothing_happened()

@@ -115,6 +115,24 @@ data "aws_iam_policy_document" "api" {
     resources = ["${local.executions_arn}:*", "${local.executions_arn}/*"]
   }
 
+  # The trigger checks model and version against the registry perflab seed writes (models/*/metadata.json).
+  statement {
+    sid       = "ReadModelRegistry"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/models/*"]
+  }
+
+  statement {
+    sid       = "ListModelRegistry"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["models/*"]
+    }
+  }
+
   statement {
     sid       = "ReadMapRuns"
     actions   = ["states:DescribeMapRun"]
