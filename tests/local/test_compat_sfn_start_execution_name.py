@@ -14,9 +14,17 @@ PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 
 
 def start_unnamed_twice(aws: ClientFactory) -> list[str]:
+    """Start two unnamed executions, the second after the first has ended.
+
+    Waiting matters for the unpatched gap: a start that repeats a *running* execution's name and input
+    is answered idempotently with that execution, so whether the second start failed used to depend on
+    whether the first had finished (it flaked under load).
+    """
     sfn = aws("stepfunctions")
     arn = create_state_machine(sfn, PASS)
-    return [sfn.start_execution(stateMachineArn=arn)["executionArn"] for _ in range(2)]
+    first = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    wait_for_execution(sfn, first)
+    return [first, sfn.start_execution(stateMachineArn=arn)["executionArn"]]
 
 
 def test_unnamed_executions_get_distinct_uuid_names(aws: ClientFactory) -> None:
