@@ -44,13 +44,12 @@ from botocore.exceptions import ClientError
 from perflab.asl import render_file
 from perflab.config import Settings
 from perflab.package import code_sha256, lambda_sources, zip_bytes
+from perflab.storage.s3 import ensure_bucket
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = REPO_ROOT / "lambdas"
 #: The download task's image (``ecs_task/Dockerfile``); an ECR URI ending in this name matches too.
 TASK_IMAGE = "perflab-download-task:latest"
-#: What of ``perflab/`` goes into a Lambda package: the code and the dashboard's static files.
-PACKAGE_SUFFIXES = (".py", ".typed", ".html", ".js", ".css", ".json")
 TASK_COMMAND = ("python", "-m", "ecs_task")
 TASK_CONTAINER = "download"
 TASK_VCPU = 1.0
@@ -145,23 +144,6 @@ def _policy(*statements: tuple[list[str], list[str]]) -> dict[str, Any]:
             {"Effect": "Allow", "Action": actions, "Resource": resources} for actions, resources in statements
         ],
     }
-
-
-def _bucket(s3: Any, bucket: str, region: str) -> None:
-    try:
-        s3.head_bucket(Bucket=bucket)
-        return
-    except ClientError as error:
-        if _error_code(error) not in ("404", "NoSuchBucket", "NotFound"):
-            raise
-    kwargs: dict[str, Any] = {"Bucket": bucket}
-    if region != "us-east-1":
-        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    try:
-        s3.create_bucket(**kwargs)
-    except ClientError as error:
-        if _error_code(error) != "BucketAlreadyOwnedByYou":
-            raise
 
 
 def _function(
@@ -355,7 +337,7 @@ def deploy(
     logs = (["logs:CreateLogStream", "logs:PutLogEvents", "logs:CreateLogGroup"], ["*"])
 
     create_tables(clients("dynamodb"), settings)
-    _bucket(clients("s3"), settings.bucket, region)
+    ensure_bucket(clients("s3"), settings.bucket, region)
 
     iam = clients("iam")
     lambda_role = _role(

@@ -72,6 +72,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+#: What of ``perflab/`` goes into a Lambda package: the code, the dashboard's static files (``GET /``)
+#: and the report's data files.
+PACKAGE_SUFFIXES = (".py", ".typed", ".html", ".js", ".css", ".json")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "package"
 FUNCTIONS = ("download", "aggregate", "api")
@@ -148,7 +151,7 @@ def lambda_sources(function: str, repo_root: Path = REPO_ROOT) -> list[ZipEntry]
         relative = path.relative_to(repo_root)
         if (
             path.is_file()
-            and path.suffix in (".py", ".typed")
+            and path.suffix in PACKAGE_SUFFIXES
             and not _skipped(relative)
             and relative.parts[:2] != ("perflab", "local")
         ):

@@ -296,3 +296,27 @@ def test_every_library_a_function_imports_is_in_its_package(function: str) -> No
     owners = {top: {pkg.normalise(d) for d in distributions.get(top, [top])} for top in third_party}
     missing = {top: sorted(dists) for top, dists in sorted(owners.items()) if not dists & packaged}
     assert not missing, f"add to RUNTIME_REQUIREMENTS[{function!r}] (perflab/package.py): {missing}"
+
+
+def test_the_api_package_holds_the_dashboard_page_and_the_report_data(tmp_path: Path) -> None:
+    """``GET /`` reads ``perflab/dashboard/static/*`` and the report reads its JSON data files at run
+    time: the zip must carry them, and the page must build from the extracted zip alone."""
+    names = {name for name, _path in pkg.lambda_sources("api")}
+    assert {
+        "perflab/dashboard/static/index.html",
+        "perflab/dashboard/static/dashboard.js",
+        "perflab/dashboard/static/dashboard.css",
+        "perflab/report/prices-us-east-1.json",
+    } <= names
+    zipfile.ZipFile(__import__("io").BytesIO(package_lambda("api"))).extractall(tmp_path)
+    code = (
+        "import sys; sys.path.insert(0, '.'); from perflab.dashboard import page; "
+        "print(page.__file__); print(len(page.dashboard_html()))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    module_file, size = result.stdout.split()
+    assert Path(module_file).resolve().is_relative_to(tmp_path.resolve())  # the zip's copy, not the repo's
+    assert int(size) > 10_000
