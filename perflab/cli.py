@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="build report.md and plots from one or more result directories")
     report.add_argument("results", nargs="*", type=Path, default=[Path("reports/latest")], help="result dirs")
-    report.add_argument("--out", type=Path, help="where to write (default: the first result directory)")
+    report.add_argument(
+        "--out", type=Path, help="where to write (default: the result directory; required with several)"
+    )
     report.add_argument(
         "--performance",
         type=Path,
@@ -374,12 +376,21 @@ def _report(args: argparse.Namespace) -> int:
         if not (directory / "summary.json").is_file() or not (directory / "invocations.csv").is_file():
             print(f"perflab report: {directory}: no summary.json and invocations.csv there", file=sys.stderr)
             return 2
-    path = build_report(args.results, args.out or args.results[0])
+    if len(args.results) > 1 and args.out is None:
+        # The merged result must not overwrite the first input directory (a second report would count
+        # the other directories' runs twice).
+        print(
+            "perflab report: several result directories need --out DIR for the merged result", file=sys.stderr
+        )
+        return 2
+    out = args.out or args.results[0]
+    path = build_report(args.results, out)
     print(f"wrote {path}")
     if args.performance is not None:
         from perflab.report.performance import build_performance_report
 
-        print(f"wrote {build_performance_report(args.results, args.performance)}")
+        # From the merged result build_report just wrote: every run exactly once.
+        print(f"wrote {build_performance_report([out], args.performance)}")
     return 0
 
 

@@ -334,3 +334,21 @@ def test_cli_writes_the_performance_report(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"wrote {performance}" in result.stdout
     assert performance.read_text().startswith(TITLE) and (out / "report.md").is_file()
+
+
+def test_cli_wants_out_for_several_result_dirs_and_leaves_them_untouched(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(FIXTURE, first)
+    shutil.copytree(FIXTURE, second)
+    before = (first / "summary.json").read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "perflab.cli", "report", str(first), str(second), "--performance", "p.md"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "several result directories need --out" in result.stderr
+    assert (first / "summary.json").read_bytes() == before  # the merge did not overwrite an input
+    assert not (tmp_path / "p.md").exists()
