@@ -36,8 +36,12 @@ def _secret(secret_arn: str, region: str) -> dict[str, Any]:
     return value
 
 
+@functools.cache
 def with_secret_password(conninfo: str, secret_arn: str | None, region: str) -> str:
-    """``conninfo`` with the secret's password (and user) when it has none and a secret is named."""
+    """``conninfo`` with the secret's password (and user) when it has none and a secret is named.
+
+    Cached: it runs for every RDS invocation (store and registry lookup), and its result depends only
+    on its arguments and the secret, which is read once per process."""
     if not secret_arn:
         return conninfo
     params = conninfo_to_dict(conninfo)

@@ -22,9 +22,11 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     credentials._secret.cache_clear()
+    with_secret_password.cache_clear()
     with mock_aws():
         yield boto3.client("secretsmanager", region_name=REGION)
     credentials._secret.cache_clear()
+    with_secret_password.cache_clear()
 
 
 def test_a_conninfo_without_password_gets_the_secrets(secrets: object) -> None:
