@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from perflab.history import history as history  # re-exported: callers read histories through here too
+from perflab.history import history, map_run_arns
 
 ClientFactory = Callable[[str], Any]
 
@@ -127,8 +127,8 @@ def inspect_run(
     for span in state_spans(events):
         duration = "running" if span.duration_s is None else f"{span.duration_s:.2f} s"
         out(f"{span.name:<28} {span.type:<10} {duration:>10}")
-    for map_run in sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", []):
-        counts = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"]).get("itemCounts", {})
+    for map_run_arn in map_run_arns(sfn, execution_arn):
+        counts = sfn.describe_map_run(mapRunArn=map_run_arn).get("itemCounts", {})
         out("")
         out(
             f"map run (orchestration: an item whose failure was caught and recorded succeeded): "

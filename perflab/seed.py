@@ -42,6 +42,7 @@ from botocore.exceptions import ClientError
 from perflab.storage import pg
 from perflab.storage.base import ArtifactRef
 from perflab.storage.registry import ensure_schema
+from perflab.storage.s3 import ensure_bucket
 
 DEFAULT_ARTIFACT_BYTES = 24_800_000
 OTHER_MODELS = 499
@@ -194,24 +195,6 @@ def seed(
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
-
-
-def ensure_bucket(s3_client: Any, bucket: str, region: str) -> None:
-    """Create ``bucket`` unless it exists (ours)."""
-    try:
-        s3_client.head_bucket(Bucket=bucket)
-        return
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) not in {"404", "NoSuchBucket", "NotFound"}:
-            raise
-    kwargs: dict[str, Any] = {"Bucket": bucket}
-    if region != "us-east-1":
-        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    try:
-        s3_client.create_bucket(**kwargs)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
-            raise
 
 
 # --- the catalogue ---------------------------------------------------------------------------------

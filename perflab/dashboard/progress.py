@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from perflab.inspect import history, state_spans
+from perflab.history import history, map_run_arns
+from perflab.inspect import state_spans
 
 #: ``ExecutionFailed``/``TaskFailed``… events whose state the graph marks as failed.
 _FAILURE_SUFFIXES = ("Failed", "TimedOut", "Aborted")
@@ -57,12 +58,12 @@ def map_run_counts(
     """Each Map run of the execution with its item counts (``total``, ``succeeded``, ``failed``…) and
     the Map state it belongs to (from ``states``, :func:`map_states`; None when unknown)."""
     runs: list[dict[str, Any]] = []
-    for map_run in sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", []):
-        described = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])
-        state = (states or {}).get(str(map_run["mapRunArn"]))
+    for map_run_arn in map_run_arns(sfn, execution_arn):
+        described = sfn.describe_map_run(mapRunArn=map_run_arn)
+        state = (states or {}).get(map_run_arn)
         runs.append(
             {
-                "map_run_arn": map_run["mapRunArn"],
+                "map_run_arn": map_run_arn,
                 "state": state,
                 "status": described.get("status"),
                 "item_counts": {k: int(v) for k, v in (described.get("itemCounts") or {}).items()},

@@ -10,7 +10,7 @@ MB = 10^6 bytes throughout.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from perflab.stats import MB, percentile
@@ -95,12 +95,6 @@ def meets(value: float | None, target: float, *, at_most: bool = False) -> bool 
     if value is None:
         return None
     return value <= target if at_most else value >= target
-
-
-def best(levels: Mapping[str, Mapping[str, Any]], key: str = "mb_s") -> float | None:
-    """The largest ``key`` over measured levels (the reference takes its fastest client)."""
-    values = [float(v[key]) for v in levels.values() if v.get(key) is not None]
-    return max(values) if values else None
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -185,3 +185,21 @@ def _hand_over(q: queue.Queue[object], item: object, stop: threading.Event) -> b
         except queue.Full:
             continue
     return False
+
+
+def ensure_bucket(s3_client: Any, bucket: str, region: str) -> None:
+    """Create ``bucket`` unless it exists (ours): the deployer and the seeder both call it."""
+    try:
+        s3_client.head_bucket(Bucket=bucket)
+        return
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) not in {"404", "NoSuchBucket", "NotFound"}:
+            raise
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        s3_client.create_bucket(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise

@@ -109,7 +109,7 @@ class History:
     def get_execution_history(self, **_: Any) -> dict[str, Any]:
         return {"events": self.events}
 
-    def list_map_runs(self, executionArn: str) -> dict[str, Any]:
+    def list_map_runs(self, executionArn: str, **_: Any) -> dict[str, Any]:
         return {"mapRuns": [{"mapRunArn": "arn:aws:states:r:1:mapRun:sm/label-123:uuid"}]}
 
     def describe_map_run(self, mapRunArn: str) -> dict[str, Any]:
