@@ -62,7 +62,7 @@ def test_task_runs_writes_evidence_and_stops_with_exit_0(aws: ClientFactory, ecs
     assert task["desiredStatus"] == "STOPPED"
     assert task["stopCode"] == "EssentialContainerExited"
     assert task["stoppedReason"] == "Essential container in task exited"
-    assert task["containers"][0]["exitCode"] == 0
+    assert task["containers"][0].get("exitCode") == 0, task
     assert task["containers"][0]["lastStatus"] == "STOPPED"
     order = ["createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "stoppingAt", "stoppedAt"]
     times = [task[key] for key in order]
@@ -78,7 +78,7 @@ def test_non_zero_exit_is_reported(aws: ClientFactory, ecs_env: EcsEnv) -> None:
     ecs = aws("ecs")
     arn = register(ecs, ["python", "-c", "import sys; sys.exit(1)"])
     task = wait_task(ecs, ecs_env, run(ecs, ecs_env, arn)["taskArn"])
-    assert task["containers"][0]["exitCode"] == 1
+    assert task["containers"][0].get("exitCode") == 1, task
     assert task["stopCode"] == "EssentialContainerExited"
 
 
@@ -103,7 +103,7 @@ def test_overrides_command_and_environment_apply(aws: ClientFactory, ecs_env: Ec
         ]
     }
     task = wait_task(ecs, ecs_env, run(ecs, ecs_env, arn, overrides=overrides)["taskArn"])
-    assert task["containers"][0]["exitCode"] == 0
+    assert task["containers"][0].get("exitCode") == 0, task
     item = get_item(aws, ecs_env.table, item_id)
     assert item is not None
     assert item["greeting"] == {"S": "from-override"}
@@ -124,7 +124,7 @@ def test_stop_task_terminates_the_process(aws: ClientFactory, ecs_env: EcsEnv, t
     task = wait_task(ecs, ecs_env, task_arn)
     assert task["stopCode"] == "UserInitiated"
     assert task["stoppedReason"] == "enough"
-    assert task["containers"][0]["exitCode"] == 128 + signal.SIGTERM
+    assert task["containers"][0].get("exitCode") == 128 + signal.SIGTERM, task
     assert pid_gone(pid)
     # StopTask on a stopped task answers it unchanged.
     again = ecs.stop_task(cluster=ecs_env.cluster, task=task_arn, reason="again")["task"]
@@ -143,7 +143,7 @@ def test_stop_task_escalates_to_sigkill_after_stop_timeout(
     pid = int(wait_for_file(pidfile))
     ecs.stop_task(cluster=ecs_env.cluster, task=task_arn)
     task = wait_task(ecs, ecs_env, task_arn, timeout=15)
-    assert task["containers"][0]["exitCode"] == 128 + signal.SIGKILL
+    assert task["containers"][0].get("exitCode") == 128 + signal.SIGKILL, task
     assert task["stopCode"] == "UserInitiated"
     assert pid_gone(pid)
 
@@ -302,7 +302,7 @@ def test_step_functions_run_task_sync(aws: ClientFactory, ecs_env: EcsEnv, code:
         },
     }
     described = run_state_machine(sfn, definition, name_prefix="ecs-sync")
-    assert described["status"] == status, described
+    assert described["status"] == status, (described.get("error"), described.get("cause"))
     if status == "FAILED":
         assert described["error"] == "States.TaskFailed"
     else:

@@ -1,8 +1,10 @@
 """The local ECS agent (implementation): ``RunTask`` runs the task's container as a local process.
 
-moto serves the ECS control plane; this agent hooks in where moto's backend answers ``RunTask`` and
-``StopTask`` (``EC2ContainerServiceBackend.run_task`` / ``stop_task``, patched in :meth:`start`,
-restored in :meth:`stop`) and makes each task real:
+moto serves the ECS control plane; this agent hooks in where moto's backend answers ``RunTask``,
+``StopTask`` and ``DescribeTasks`` (``EC2ContainerServiceBackend.run_task`` / ``stop_task`` /
+``describe_tasks``, patched in :meth:`start`, restored in :meth:`stop`) and makes each task real.
+Every answer carries a copy of the task taken under the agent's state lock, never the live object
+the agent's thread is changing, so no answer mixes fields from before and after a change:
 
 **What runs.** The task definition's first container (moto models one container per task). Its argv
 is Docker's: the container definition's ``entryPoint`` (or, when it has none, the command its image
@@ -389,6 +391,9 @@ class EcsAgent:
         self.stop_timeout = stop_timeout
         self._runs: dict[str, TaskRun] = {}
         self._runs_lock = threading.Lock()
+        #: Held while the agent changes a task it runs and while an answer's copy of a task is
+        #: taken (:meth:`_snapshot`), so no answer mixes fields from before and after a change.
+        self._state_lock = threading.RLock()
         self._send_lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._spawner: subprocess.Popen[bytes] | None = None
@@ -425,9 +430,13 @@ class EcsAgent:
         self._originals = {
             "run_task": EC2ContainerServiceBackend.run_task,
             "stop_task": EC2ContainerServiceBackend.stop_task,
+            "describe_tasks": EC2ContainerServiceBackend.describe_tasks,
         }
         EC2ContainerServiceBackend.run_task = self._wrap_run_task(self._originals["run_task"])
         EC2ContainerServiceBackend.stop_task = self._wrap_stop_task(self._originals["stop_task"])
+        EC2ContainerServiceBackend.describe_tasks = self._wrap_describe_tasks(
+            self._originals["describe_tasks"]
+        )
 
     def stop(self) -> None:
         """Restore moto; the spawner then terminates every task process still running (SIGTERM,
@@ -468,9 +477,37 @@ class EcsAgent:
             tasks = original(backend, *args, **kwargs)
             for task in tasks:
                 agent._accept(backend, task)
-            return tasks
+            return [agent._snapshot(task) for task in tasks]
 
         return run_task
+
+    def _wrap_describe_tasks(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        agent = self
+
+        @functools.wraps(original)
+        def describe_tasks(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            return [agent._snapshot(task) for task in original(backend, *args, **kwargs)]
+
+        return describe_tasks
+
+    def _snapshot(self, task: Any) -> Any:
+        """A copy of ``task`` and its containers, taken under the state lock, for an answer.
+
+        moto serialises an answer after the backend method returned, field by field, outside any
+        lock: from the live object, a DescribeTasks could read a container without ``exitCode`` and
+        then ``lastStatus`` STOPPED (the reaper stopped the task in between), which Step Functions'
+        ``ecs:runTask.sync`` takes for a failed task. The copy bypasses moto's ``BaseModel.__new__``,
+        which would keep every instance in a registry."""
+        with self._state_lock:
+            copy = object.__new__(type(task))
+            copy.__dict__.update(task.__dict__)
+            containers = []
+            for container in task.containers:
+                container_copy = object.__new__(type(container))
+                container_copy.__dict__.update(container.__dict__)
+                containers.append(container_copy)
+            copy.containers = containers
+            return copy
 
     def _wrap_stop_task(self, original: Callable[..., Any]) -> Callable[..., Any]:
         agent = self
@@ -486,7 +523,7 @@ class EcsAgent:
 
                 raise InvalidParameterException(f"The referenced task was not found in {cluster_str}.")
             agent._request_stop(run, reason)
-            return run.task
+            return agent._snapshot(run.task)
 
         return stop_task
 
@@ -507,19 +544,21 @@ class EcsAgent:
 
     def _accept(self, backend: Any, task: Any) -> None:
         """In the RunTask request: record the task as PROVISIONING and hand it to the spawner."""
-        task.created_at = _now()
-        task.last_status = "PROVISIONING"
-        task.desired_status = "RUNNING"
-        task.stopped_reason = None
-        task.version = 1
-        task.containers[0].last_status = "PENDING"
+        with self._state_lock:
+            task.created_at = _now()
+            task.last_status = "PROVISIONING"
+            task.desired_status = "RUNNING"
+            task.stopped_reason = None
+            task.version = 1
+            task.containers[0].last_status = "PENDING"
         run = TaskRun(task=task)
         with self._runs_lock:
             self._runs[task.id] = run
         try:
             definition = backend.describe_task_definition(task.task_definition_arn)
-            task.cpu = (task.overrides or {}).get("cpu") or definition.cpu
-            task.memory = (task.overrides or {}).get("memory") or definition.memory
+            with self._state_lock:
+                task.cpu = (task.overrides or {}).get("cpu") or definition.cpu
+                task.memory = (task.overrides or {}).get("memory") or definition.memory
             run.spec = self._spec(task, definition.container_definitions[0])
             self._launch(run)
         except TaskStartError as error:
@@ -566,7 +605,7 @@ class EcsAgent:
         """Prepare the task's output, then ask the spawner to start it (answered in the reaper)."""
         task, spec = run.task, run.spec
         assert spec is not None
-        task.pull_started_at = _now()  # nothing to pull: the "image" is a local command
+        pull_started_at = _now()  # nothing to pull: the "image" is a local command
         if spec.awslogs is not None:
             self._prepare_log_stream(spec.awslogs)
             read_fd, write_fd = os.pipe()
@@ -574,7 +613,8 @@ class EcsAgent:
             run.out_fd = read_fd
         else:
             write_fd = os.open(spec.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        task.pull_stopped_at = _now()
+        with self._state_lock:
+            task.pull_started_at, task.pull_stopped_at = pull_started_at, _now()
         try:
             self._send(
                 {"op": "spawn", "id": task.id, "argv": spec.argv, "env": spec.env, "cwd": spec.cwd},
@@ -588,14 +628,15 @@ class EcsAgent:
 
     def _running(self, run: TaskRun, pid: int) -> None:
         task = run.task
-        with run.lock:
-            run.pid = pid
-            stop = run.stop_requested
-        task.started_at = _now()
-        task.connectivity = "CONNECTED"
-        task.connectivity_at = task.started_at
-        run.container.last_status = "RUNNING"
-        task.last_status = "DEACTIVATING" if stop else "RUNNING"
+        with self._state_lock:
+            with run.lock:
+                run.pid = pid
+                stop = run.stop_requested
+            task.started_at = _now()
+            task.connectivity = "CONNECTED"
+            task.connectivity_at = task.started_at
+            run.container.last_status = "RUNNING"
+            task.last_status = "DEACTIVATING" if stop else "RUNNING"
         if stop:  # StopTask arrived before the process existed
             self._terminate(run)
 
@@ -624,7 +665,7 @@ class EcsAgent:
 
     def _request_stop(self, run: TaskRun, reason: str | None) -> None:
         task = run.task
-        with run.lock:
+        with self._state_lock, run.lock:
             if run.finished or run.stop_requested:
                 return
             run.stop_requested = True
@@ -633,8 +674,9 @@ class EcsAgent:
             task.stopped_reason = reason or "Task stopped by user"
             task.stopping_at = _now()
             started = run.pid is not None
-        if started:  # else the reaper terminates it as soon as the spawner reports it started
-            task.last_status = "DEACTIVATING"
+            if started:  # else the reaper terminates it as soon as the spawner reports it started
+                task.last_status = "DEACTIVATING"
+        if started:
             self._terminate(run)
 
     def _terminate(self, run: TaskRun) -> None:
@@ -647,31 +689,33 @@ class EcsAgent:
             self._send({"op": "signal", "id": run.task.id, "signal": int(signum)})
 
     def _on_exit(self, run: TaskRun, returncode: int) -> None:
-        run.task.execution_stopped_at = _now()
-        run.container.exitCode = _exit_code(returncode)
-        if run.stop_requested:
-            self._stopped(run, "UserInitiated", run.task.stopped_reason)
-        else:
-            self._stopped(run, "EssentialContainerExited", "Essential container in task exited")
+        with self._state_lock:
+            run.task.execution_stopped_at = _now()
+            run.container.exitCode = _exit_code(returncode)
+            if run.stop_requested:
+                self._stopped(run, "UserInitiated", run.task.stopped_reason)
+            else:
+                self._stopped(run, "EssentialContainerExited", "Essential container in task exited")
 
     def _stopped(self, run: TaskRun, stop_code: str, reason: str | None) -> None:
-        """Record the end of a task; ``lastStatus`` STOPPED is written last, so a reader that sees
-        it also sees the exit code, stop code and timestamps."""
+        """Record the end of a task, as one change under the state lock: an answer (a snapshot)
+        that shows ``lastStatus`` STOPPED also shows the exit code, stop code and timestamps."""
         task, container = run.task, run.container
-        now = _now()
-        with run.lock:
-            run.finished = True
-        if stop_code == "TaskFailedToStart":
-            container.reason = reason
-        container.last_status = "STOPPED"
-        task.desired_status = "STOPPED"
-        task.stop_code = stop_code
-        task.stopped_reason = reason
-        if getattr(task, "stopping_at", None) is None:
-            task.stopping_at = now
-        task.stopped_at = now
-        task.connectivity = None
-        task.last_status = "STOPPED"
+        with self._state_lock:
+            now = _now()
+            with run.lock:
+                run.finished = True
+            if stop_code == "TaskFailedToStart":
+                container.reason = reason
+            container.last_status = "STOPPED"
+            task.desired_status = "STOPPED"
+            task.stop_code = stop_code
+            task.stopped_reason = reason
+            if getattr(task, "stopping_at", None) is None:
+                task.stopping_at = now
+            task.stopped_at = now
+            task.connectivity = None
+            task.last_status = "STOPPED"
         LOG.debug("ECS task %s stopped: %s (%s)", task.id, stop_code, reason)
 
 
