@@ -83,7 +83,7 @@ bench-local-cloud: $(STAMP) ## 100-way Lambda and ECS fan-out of a trivial handl
 
 PERF_ARGS ?=
 
-.PHONY: bench-perf perf-tools
+.PHONY: bench-perf perf-tools profile-perf
 perf-tools: ## install the loopback reference's nginx and wrk from Debian (best effort: perf falls back to aiohttp + socket)
 	@if command -v wrk >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; }; then exit 0; fi; \
 	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -94,6 +94,10 @@ perf-tools: ## install the loopback reference's nginx and wrk from Debian (best 
 
 bench-perf: $(STAMP) perf-tools ## perflab's own performance vs the loopback limit -> reports/perf/ (PERF_ARGS=--quick etc.)
 	$(BIN)/perflab perf --out reports/perf $(PERF_ARGS)
+
+profile-perf: $(STAMP) perf-tools ## where the CPU goes at 100-way: CPU budgets + py-spy profiles -> reports/perf/profile/
+	$(BIN)/perflab perf --profile --out reports/perf/profile --concurrency 100 \
+	  --scaling-invocations '' --scaling-artifact-bytes '' $(PERF_ARGS)
 
 inspect: $(STAMP) ## a run's execution, map run, slowest and failed invocations (RUN=run id or execution ARN)
 	@test -n "$(RUN)" || { echo "usage: make inspect RUN=<run id or execution ARN>" >&2; exit 2; }

@@ -75,6 +75,11 @@ def add_parser(sub: Any, positive_int: Callable[[str], int]) -> None:
     )
     perf.add_argument("--quick", action="store_true", help="leave out the 1,000-invocation and 100 MB points")
     perf.add_argument("--no-reference", action="store_true", help="skip the loopback reference")
+    perf.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the local cloud and one client in each CPU-budget window -> OUT/profile.md",
+    )
 
 
 def plan_from_args(args: argparse.Namespace) -> Any:
@@ -97,6 +102,7 @@ def plan_from_args(args: argparse.Namespace) -> Any:
             b for b in args.scaling_artifact_bytes if not (quick and b > QUICK_MAX_BYTES)
         ),
         reference=not args.no_reference,
+        profile=bool(args.profile),
     )
 
 

@@ -26,6 +26,7 @@ from perflab.download import InvocationContext, download
 from perflab.invocation import choose_store
 from perflab.perf.harness import Operation, RoundsResult, Sample, run_rounds
 from perflab.perf.measure import summarize_level
+from perflab.perf.profile import ProfileWindow
 from perflab.storage import pg
 from perflab.storage.base import RdsLayout
 from perflab.storage.registry import lookup
@@ -108,15 +109,36 @@ def measure_layout(
     rounds: int,
     reference_mb_s: float | None,
     on_round: Callable[[int], None] | None = None,
+    window: ProfileWindow | None = None,
 ) -> tuple[dict[str, Any], RoundsResult]:
     """One layout at one concurrency: the level's figures (see :func:`summarize_level`) + memory.
-    ``on_round(r)`` is called as round ``r`` is released (every client is warm from ``r = 0``)."""
+    ``on_round(r)`` is called as round ``r`` is released (every client is warm from ``r = 0``).
+    ``window``: opened as the first round is released, closed once every client has finished; its
+    CPU budget (and profiles) become the level's ``cpu_budget``."""
 
     def factory(index: int) -> Operation:
         return DownloadClient(target, layout, index)
 
-    result = run_rounds(factory, concurrency, rounds, on_round=on_round)
+    def released(r: int) -> None:
+        if window is not None and r == 0:
+            window.start(profile_clients=True)
+        if on_round is not None:
+            on_round(r)
+
+    try:
+        result = run_rounds(
+            factory,
+            concurrency,
+            rounds,
+            on_round=released,
+            on_finished=None if window is None else window.stop,
+        )
+    finally:
+        if window is not None:
+            window.stop()  # a round that failed never reached on_finished: no py-spy left running
     level = summarize_level(result.samples, concurrency, reference_mb_s)
+    if window is not None and window.result:
+        level["cpu_budget"] = window.result
     if result.samples and result.workers:
         level["client_cpu_ms"] = round(
             sum(w.rounds_cpu_s for w in result.workers) * 1000 / len(result.samples), 1
@@ -140,10 +162,12 @@ def measure_datapath(
     layouts: tuple[str, ...] = tuple(LAYOUTS),
     log: Callable[[str], None] = print,
     progress: Callable[[str, int, int], None] | None = None,
+    window: Callable[[str], ProfileWindow] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every layout at every concurrency: ``{layout: {"c<N>": level}}`` with ratios to the
     reference measured at the same concurrency (``reference["c<N>"]["mb_s"]``). ``progress(label,
-    round, rounds)`` is called as each round of a level starts (round 0 once every client is warm)."""
+    round, rounds)`` is called as each round of a level starts (round 0 once every client is warm).
+    ``window(label)``: a profile window for each layout's highest concurrency."""
     # Workers are forked: none may inherit this process's cached PostgreSQL connection (its socket).
     pg.close_all()
     out: dict[str, dict[str, Any]] = {}
@@ -157,7 +181,10 @@ def measure_datapath(
                 if progress is not None:
                     progress(label, r, rounds)
 
-            level, _ = measure_layout(target, layout, c, rounds, ref, on_round)
+            top = window is not None and c == max(concurrencies)
+            level, _ = measure_layout(
+                target, layout, c, rounds, ref, on_round, window(label) if window and top else None
+            )
             out[layout][f"c{c}"] = level
             log(
                 f"  {layout:<17} c{c:<4} {level['mb_s'] or 0:8,.0f} MB/s  ratio {level['ratio'] or 0:.2f}  "

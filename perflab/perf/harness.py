@@ -158,8 +158,11 @@ def run_rounds(
     rounds: int,
     clients_per_process: int = 1,
     on_round: Callable[[int], None] | None = None,
+    on_finished: Callable[[], object] | None = None,
 ) -> RoundsResult:
-    """``rounds`` rounds of ``concurrency`` clients (see the module docstring)."""
+    """``rounds`` rounds of ``concurrency`` clients (see the module docstring). ``on_finished()`` is
+    called once every worker has sent its results, before any is reaped (their CPU times are still
+    their own then, not yet folded into this process's children's times)."""
     ctx = multiprocessing.get_context("fork")
     groups = plan_processes(concurrency, clients_per_process)
     barrier = ctx.Barrier(concurrency + 1)
@@ -186,6 +189,8 @@ def run_rounds(
                 result.errors.extend(errors)
             else:
                 result.errors.append(f"worker {proc.pid} sent nothing within {ROUND_TIMEOUT_S:.0f} s")
+        if on_finished is not None:
+            on_finished()
     except threading.BrokenBarrierError:
         result.errors.append("a round timed out (barrier broken)")
     finally:

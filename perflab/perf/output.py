@@ -12,6 +12,10 @@
      "bench_equivalent_s": <stack start + deploy + seed + the four pipeline runs: make bench's work>,
      "scaling": {"configuration", "by_invocations": [...], "by_artifact_bytes": [...]},
      "targets": [{"name", "target", "value", "met"}], "perf_wall_s"}
+
+The highest data-path level of each layout and each pipeline run also carry ``cpu_budget``
+(:class:`perflab.perf.profile.ProfileWindow`): the window's CPU capacity, busy CPU-seconds and
+CPU-seconds by process role, plus py-spy summaries with ``--profile`` (then also ``profile.md``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from perflab.perf.measure import meets
+from perflab.perf.profile import format_budget
 
 SCHEMA = "perflab.perf/1"
 #: The issue's targets (ratios are to the reference measured in the same run).
@@ -222,6 +227,11 @@ def format_tables(doc: Mapping[str, Any]) -> str:
         out.append("")
         out.append(f"Scaling ({scaling.get('configuration')})")
         out += _table(PIPELINE_HEADER, [_pipeline_row(_point_name(p), p) for p in points])
+    budgets = budget_lines(doc, profiles=False)
+    if budgets:
+        out.append("")
+        out.append("CPU budget of each measured window (CPU-seconds by process role)")
+        out += budgets
     out.append("")
     out.append("Targets")
     out += _table(
@@ -229,6 +239,50 @@ def format_tables(doc: Mapping[str, Any]) -> str:
         [[t["name"], t["target"], _n(t["value"], ",.3g"), _n(t["met"])] for t in doc.get("targets") or []],
     )
     return "\n".join(out) + "\n"
+
+
+def _windows(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    for layout, levels in (doc.get("datapath") or {}).items():
+        for key, level in levels.items():
+            if level.get("cpu_budget"):
+                found.append((f"data path {layout} {key}", level["cpu_budget"]))
+    for name, run in (doc.get("pipeline") or {}).items():
+        if run.get("cpu_budget"):
+            found.append((f"pipeline {name} ({run.get('run_id')})", run["cpu_budget"]))
+    return found
+
+
+def budget_lines(doc: Mapping[str, Any], profiles: bool = True) -> list[str]:
+    """Every window's budget; with ``profiles`` also its py-spy summaries."""
+    lines: list[str] = []
+    for name, budget in _windows(doc):
+        shown = budget if profiles else {k: v for k, v in budget.items() if k != "profiles"}
+        lines += format_budget(name, shown)
+    return lines
+
+
+def write_profile_md(out: Path, doc: Mapping[str, Any]) -> Path:
+    """``profile.md``: each window's CPU budget and profiles, with the run that produced them."""
+    machine = doc.get("machine") or {}
+    text = [
+        "# perflab perf: CPU budgets and profiles (source: local)",
+        "",
+        f"Run of {doc.get('date')} on {machine.get('cpus')} CPUs, {machine.get('platform')}, "
+        f"Python {machine.get('python')}, moto {machine.get('moto')}; plan in `perf.json`. Each window "
+        "is one measured level or run; py-spy sampled the local cloud's server process (and one "
+        "download client) at 100 Hz without pausing them, only while a thread was running; collapsed "
+        "stacks are in `profiles/`. A C call is shown at the Python line that made it.",
+        "",
+        "```",
+        *budget_lines(doc, profiles=True),
+        "```",
+        "",
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "profile.md"
+    path.write_text("\n".join(text))
+    return path
 
 
 PIPELINE_HEADER = [

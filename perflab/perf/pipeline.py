@@ -12,14 +12,16 @@ counted by :func:`perflab.bench.counted_transitions`), on the same deployment. P
 - ``cost_usd`` / ``cost_per_1000_usd``: :func:`perflab.report.cost.run_cost` at the shipped prices;
 - ``orchestration_overhead_s``: wall time minus the slowest invocation's download (what Step Functions,
   dispatch, start-up and the record writes added to the critical path);
-- ``stack_peak_pss_mb`` / ``stack_peak_rss_mb``: the whole local cloud's process group, sampled every
-  0.25 s (:class:`perflab.local.procstats.PeakMemorySampler`); ``largest_process_rss_mb``: the largest
-  single process other than the stack's own and PostgreSQL's (a Lambda environment, an ECS task, or
-  the fork server / spawner they come from: they all hold the preloaded libraries).
+- ``stack_peak_pss_mb`` / ``stack_peak_rss_mb``: the whole local cloud's process group, its resident
+  sets sampled every 0.25 s, its PSS every 5 s (:class:`perflab.local.procstats.PeakMemorySampler`);
+  ``largest_process_rss_mb``: the largest single process other than the stack's own and
+  PostgreSQL's (a Lambda environment, an ECS task, or the fork server / spawner they come from: they
+  all hold the preloaded libraries).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,7 @@ from perflab.history import history
 from perflab.local.procstats import PeakMemorySampler
 from perflab.local.smoke import all_running_after, map_run_started_at
 from perflab.perf.measure import orchestration_overhead_s
+from perflab.perf.profile import ProfileWindow
 from perflab.report.cost import load_prices, run_cost
 from perflab.results import ResultsStore
 from perflab.runs import start_run, wait_for_run
@@ -69,8 +72,11 @@ def run_configuration(
     label: str,
     progress: Progress | None = None,
     log: Callable[[str], None] = print,
+    window: ProfileWindow | None = None,
 ) -> dict[str, Any]:
-    """One run of ``compute`` x ``storage`` with ``invocations`` downloads of ``ref``; its figures."""
+    """One run of ``compute`` x ``storage`` with ``invocations`` downloads of ``ref``; its figures.
+    ``window``: open from the start of the run until it ended; its CPU budget (and profile of the
+    local cloud's server process) become the run's ``cpu_budget``."""
     plan = BenchPlan(
         computes=(compute,),
         storages=(storage,),
@@ -87,7 +93,7 @@ def run_configuration(
         if progress is not None:
             progress(label, done, total, elapsed, False)
 
-    with sampler:
+    with sampler, window.around() if window is not None else contextlib.nullcontext():
         execution_arn = start_run(ctx.clients, ctx.deployment, ctx.store, request)
         summary = wait_for_run(ctx.clients, ctx.store, request, execution_arn, on_progress=on_progress)
     records = ctx.store.invocations(request.run_id)
@@ -139,4 +145,5 @@ def run_configuration(
         "stack_peak_processes": sampler.peak_processes,
         "largest_process_rss_mb": round(sampler.peak_largest_rss_bytes / MiB, 1),
         "errors_by_type": summary.get("errors_by_type") or {},
+        **({"cpu_budget": window.result} if window is not None and window.result else {}),
     }

@@ -46,6 +46,9 @@ class PerfPlan:
     scaling_artifact_bytes: tuple[int, ...] = (1_000_000, 24_800_000, 100_000_000)
     reference: bool = True
     wrk_duration_s: int = 3
+    #: py-spy profiles (of the server process and one client) in each CPU-budget window, written
+    #: under ``out/profiles/`` and summarised in ``out/profile.md``; the budgets are always measured.
+    profile: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -128,6 +131,7 @@ def run_perf(
     from perflab.perf import output
     from perflab.perf.datapath import DataPathTarget, measure_datapath
     from perflab.perf.pipeline import PipelineContext, run_configuration
+    from perflab.perf.profile import ProfileWindow
     from perflab.perf.reference import measure_reference
     from perflab.results import ResultsStore
     from perflab.seed import seed
@@ -168,6 +172,11 @@ def run_perf(
         setup_s = stage.durations["local cloud, deploy, seed"]
         store = ResultsStore(clients("dynamodb"), settings.invocations_table, settings.runs_table)
         ctx = PipelineContext(clients, deployment, store, settings, info.pid)
+        profile_dir = plan.out / "profiles" if plan.profile else None
+
+        def window(name: str) -> ProfileWindow:
+            """A CPU-budget window (py-spy too with ``--profile``) on this run's local cloud."""
+            return ProfileWindow(name, profile_dir, info.pid)
 
         if plan.reference and plan.concurrencies:
             with stage("loopback reference"):
@@ -197,6 +206,7 @@ def run_perf(
                     plan.layouts,
                     log,
                     data_progress,
+                    window,
                 )
 
         if plan.configurations:
@@ -205,7 +215,7 @@ def run_perf(
                 for name in plan.configurations:
                     compute, storage = split_configuration(name)
                     pipeline[name] = run_configuration(
-                        ctx, ref, compute, storage, plan.invocations, name, on_progress, log
+                        ctx, ref, compute, storage, plan.invocations, name, on_progress, log, window(name)
                     )
                 pipeline_wall = round(time.monotonic() - began, 1)
 
@@ -248,9 +258,10 @@ def run_perf(
     )
     path = output.write_json(plan.out, doc)
     plot = output.plot_scaling(scaling, plan.out)
+    written = [str(p) for p in (plot, output.write_profile_md(plan.out, doc) if plan.profile else None) if p]
     log("")
     log(output.format_tables(doc))
-    log(f"wrote {path}" + (f" and {plot}" if plot else "") + f" ({doc['perf_wall_s']:.0f} s)")
+    log(f"wrote {path}" + "".join(f" and {p}" for p in written) + f" ({doc['perf_wall_s']:.0f} s)")
     failed = sum(int(level.get("failed") or 0) for levels in datapath.values() for level in levels.values())
     failed += sum(int(run.get("failed") or 0) for run in pipeline.values())
     failed += sum(

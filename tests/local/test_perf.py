@@ -8,7 +8,9 @@ quotient they claim, every download counted): the speed targets belong to ``make
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,9 +26,12 @@ ARTIFACT = 1_000_000
 INVOCATIONS = 4
 
 
-def test_tiny_perf_writes_a_consistent_perf_json(local_cloud: LocalCloudInfo, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_perf(local_cloud: LocalCloudInfo, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny ``perflab perf --profile`` run; its output directory (``lines.txt``: what it printed)."""
+    out = tmp_path_factory.mktemp("perf")
     plan = PerfPlan(
-        out=tmp_path,
+        out=out,
         concurrencies=CONCURRENCY,
         rounds=1,
         artifact_bytes=ARTIFACT,
@@ -36,11 +41,18 @@ def test_tiny_perf_writes_a_consistent_perf_json(local_cloud: LocalCloudInfo, tm
         scaling_invocations=(2, INVOCATIONS),
         scaling_artifact_bytes=(500_000, ARTIFACT),
         wrk_duration_s=1,
+        profile=True,
     )
     lines: list[str] = []
     settings = load_settings(model_id=unique("perf-model"))
     assert run_perf(plan, lines.append, cloud_info=local_cloud, settings=settings) == 0
+    (out / "lines.txt").write_text("\n".join(lines))
+    return out
 
+
+def test_tiny_perf_writes_a_consistent_perf_json(tiny_perf: Path) -> None:
+    tmp_path = tiny_perf
+    lines = (tiny_perf / "lines.txt").read_text().splitlines()
     doc = json.loads((tmp_path / "perf.json").read_text())
     assert doc["schema"] == "perflab.perf/1"
     reference = doc["reference"]
@@ -81,3 +93,38 @@ def test_tiny_perf_writes_a_consistent_perf_json(local_cloud: LocalCloudInfo, tm
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
     assert {t["name"] for t in doc["targets"]} >= {"s3 ratio at c4", "rds_chunks ratio at c4"}
     assert "Targets" in "\n".join(lines)
+
+
+def _check_budget(budget: dict[str, Any], busiest: str) -> None:
+    assert budget["cpus"] == os.cpu_count()
+    assert budget["capacity_cpu_s"] == pytest.approx(budget["window_s"] * budget["cpus"], abs=0.02)
+    assert 0 < budget["busy_cpu_s"] <= budget["capacity_cpu_s"] * 1.1 + 0.1  # 10 ms ticks
+    roles = budget["cpu_s_by_role"]
+    assert roles.get(busiest, 0) > 0, roles
+    assert sum(roles.values()) <= budget["busy_cpu_s"] * 1.1 + 0.2, roles
+    for who, profiled in budget["profiles"].items():
+        # py-spy either recorded (then the collapsed stacks are there) or said why it could not
+        assert profiled.get("samples", 0) > 0 or profiled.get("error"), (who, profiled)
+
+
+def test_tiny_perf_measures_a_cpu_budget_and_profiles_each_window(tiny_perf: Path) -> None:
+    doc = json.loads((tiny_perf / "perf.json").read_text())
+    for layout, levels in doc["datapath"].items():
+        assert "cpu_budget" not in levels["c1"], layout  # only the highest level is a window
+        budget = levels["c4"]["cpu_budget"]
+        _check_budget(budget, "download clients")
+        assert set(budget["profiles"]) == {"perf", "server", "client"}
+    run = doc["pipeline"]["lambda-rds"]
+    _check_budget(run["cpu_budget"], "lambda environments")
+    assert set(run["cpu_budget"]["profiles"]) == {"perf", "server"}
+    fresh = [p for p in doc["scaling"]["by_artifact_bytes"] if "from" not in p]  # not reused runs
+    assert fresh and all("cpu_budget" not in p for p in fresh)
+    text = (tiny_perf / "profile.md").read_text()
+    assert "data path s3 c4" in text and f"pipeline lambda-rds ({run['run_id']})" in text
+    recorded = [
+        profiled["file"]
+        for window in [*(lv["c4"]["cpu_budget"] for lv in doc["datapath"].values()), run["cpu_budget"]]
+        for profiled in window["profiles"].values()
+        if "file" in profiled
+    ]
+    assert all((tiny_perf / "profiles" / name).stat().st_size > 0 for name in recorded)
