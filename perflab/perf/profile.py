@@ -194,9 +194,10 @@ class PySpy:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             out, _ = self._proc.communicate()
-        if not self.output.exists() or self.output.stat().st_size == 0:
-            text = out.decode(errors="replace").strip().splitlines()
-            self.error = (text[-1] if text else f"py-spy exited {self._proc.returncode}")[:300]
+        if not self.output.exists():  # it never sampled (e.g. not allowed to read the process)
+            text = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
+            self.error = (text[0] if text else f"py-spy exited {self._proc.returncode}")[:300]
+        # An empty output is a profile too: the process never ran Python while sampled (idle)
 
 
 def parse_collapsed(lines: Iterable[str]) -> Counter[tuple[str, ...]]:
@@ -350,6 +351,9 @@ def format_budget(name: str, result: Mapping[str, Any]) -> list[str]:
     for who, profile in (result.get("profiles") or {}).items():
         if "error" in profile:
             lines.append(f"  py-spy {who}: could not record ({profile['error']})")
+            continue
+        if not profile["samples"]:
+            lines.append(f"  py-spy {who}: no active samples (the process was idle in the window)")
             continue
         lines.append(f"  py-spy {who} ({profile['samples']} active samples, {profile['file']}):")
         for row in profile["top"]:
