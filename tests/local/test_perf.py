@@ -16,6 +16,7 @@ import pytest
 
 from perflab.config import load_settings
 from perflab.local.stack import LocalCloudInfo
+from perflab.perf.profile import LAMBDA, ROLES, SERVER
 from perflab.perf.run import PerfPlan, run_perf
 from tests.conftest import unique
 
@@ -95,12 +96,14 @@ def test_tiny_perf_writes_a_consistent_perf_json(tiny_perf: Path) -> None:
     assert "Targets" in "\n".join(lines)
 
 
-def _check_budget(budget: dict[str, Any], busiest: str) -> None:
+def _check_budget(budget: dict[str, Any], busy: tuple[str, ...] = ()) -> None:
+    """``busy``: roles that must show CPU (only for windows long enough for 10 ms ticks to count)."""
     assert budget["cpus"] == os.cpu_count()
     assert budget["capacity_cpu_s"] == pytest.approx(budget["window_s"] * budget["cpus"], abs=0.02)
-    assert 0 < budget["busy_cpu_s"] <= budget["capacity_cpu_s"] * 1.1 + 0.1  # 10 ms ticks
+    assert 0 <= budget["busy_cpu_s"] <= budget["capacity_cpu_s"] * 1.1 + 0.1  # 10 ms ticks
     roles = budget["cpu_s_by_role"]
-    assert roles.get(busiest, 0) > 0, roles
+    assert set(roles) <= set(ROLES), roles
+    assert all(roles.get(role, 0) > 0 for role in busy), roles
     assert sum(roles.values()) <= budget["busy_cpu_s"] * 1.1 + 0.2, roles
     for who, profiled in budget["profiles"].items():
         # py-spy either recorded (then the collapsed stacks are there) or said why it could not
@@ -113,10 +116,11 @@ def test_tiny_perf_measures_a_cpu_budget_and_profiles_each_window(tiny_perf: Pat
     for layout, levels in doc["datapath"].items():
         assert "cpu_budget" not in levels["c1"], layout  # only the highest level is a window
         budget = levels["c4"]["cpu_budget"]
-        _check_budget(budget, "download clients")
+        _check_budget(budget)  # a c4 level of 1 MB downloads lasts a few ticks: shape only
         assert set(budget["profiles"]) == {"perf", "server", "client"}
     run = doc["pipeline"]["lambda-rds"]
-    _check_budget(run["cpu_budget"], "lambda environments")
+    assert run["cpu_budget"]["window_s"] >= run["wall_s"]
+    _check_budget(run["cpu_budget"], busy=(LAMBDA, SERVER))
     assert set(run["cpu_budget"]["profiles"]) == {"perf", "server"}
     fresh = [p for p in doc["scaling"]["by_artifact_bytes"] if "from" not in p]  # not reused runs
     assert fresh and all("cpu_budget" not in p for p in fresh)
