@@ -213,10 +213,12 @@ def _spawn(
     return proc, LocalCloudInfo.from_json(json.loads(line))
 
 
-def terminate(pid: int, timeout: float = 30.0) -> bool:
+def terminate(pid: int, timeout: float = 30.0, stuck_dump: Path | None = None) -> bool:
     """SIGTERM the stack's process group, then SIGKILL it if it has not exited in ``timeout``.
 
-    Returns True when the group is gone.
+    ``stuck_dump``: when the stack is still running at the deadline, first write where each of its
+    threads is to this file (``py-spy dump``, when py-spy is installed), so a stop that hangs can be
+    diagnosed afterwards. Returns True when the group is gone.
     """
     try:
         pgid = os.getpgid(pid)
@@ -229,9 +231,34 @@ def terminate(pid: int, timeout: float = 30.0) -> bool:
         if not _group_alive(pgid, pid):
             return True
         time.sleep(0.1)
+    if stuck_dump is not None:
+        dump_threads(pid, stuck_dump)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
     return not _group_alive(pgid, pid)
+
+
+def dump_threads(pid: int, path: Path) -> bool:
+    """Write every thread's Python stack of process ``pid`` to ``path`` with ``py-spy dump``
+    (the project's venv has it); False when py-spy is missing or could not read the process."""
+    import shutil
+
+    beside = Path(sys.executable).with_name("py-spy")
+    executable = str(beside) if beside.exists() else shutil.which("py-spy")
+    if executable is None:
+        return False
+    try:
+        done = subprocess.run(
+            [executable, "dump", "--pid", str(pid), "--locals"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    path.write_text(done.stdout + done.stderr)
+    return done.returncode == 0
 
 
 def _group_alive(pgid: int, pid: int) -> bool:
@@ -276,8 +303,9 @@ def down(state_dir: Path | None = None) -> LocalCloudInfo | None:
     info = read_state(state_dir)
     if info is None:
         return None
-    if not terminate(info.pid):
-        raise LocalCloudError(f"local cloud pid {info.pid} did not stop")
+    dump = state_dir / "stuck-at-stop.txt"
+    if not terminate(info.pid, stuck_dump=dump):
+        raise LocalCloudError(f"local cloud pid {info.pid} did not stop (its threads then: {dump})")
     (state_dir / STATE_FILE).unlink(missing_ok=True)
     return info
 

@@ -27,6 +27,17 @@ from tests.local.test_apigateway import Answer, request
 pytestmark = pytest.mark.faults
 
 
+def stop_diagnostics(stderr: str, state: Path) -> str:
+    """Why ``local down`` failed: its stderr, the stack's threads when it hung (``stuck-at-stop.txt``,
+    written by ``perflab local down``) and the end of the stack's log."""
+    parts = [stderr]
+    for name, limit in (("stuck-at-stop.txt", 20_000), ("local.log", 4_000)):
+        path = state / name
+        if path.exists():
+            parts.append(f"--- {name}:\n{path.read_text(errors='replace')[-limit:]}")
+    return "\n".join(parts)
+
+
 def post(info: LocalCloudInfo, host: str, body: dict[str, Any], **headers: str) -> Answer:
     return request(
         info,
@@ -206,7 +217,7 @@ def test_local_down_during_runs_leaves_nothing_and_up_starts_clean(tmp_path: Pat
         assert server["pid"] in before and len(before) > 4  # stack, PostgreSQL, environments, tasks
 
         down = perflab("local", "down", "--state-dir", str(state), cwd=tmp_path)
-        assert down.returncode == 0 and "stopped" in down.stdout, down.stderr
+        assert down.returncode == 0 and "stopped" in down.stdout, stop_diagnostics(down.stderr, state)
         assert session_processes(stack["pid"]) == []
         for pid in before:
             with pytest.raises(ProcessLookupError):

@@ -132,7 +132,18 @@ def test_ctrl_c_in_the_foreground_stops_everything(tmp_path: Path) -> None:
         os.kill(postgres_pid, 0)  # running
 
         os.killpg(pgid, signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        try:
+            returncode = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            from perflab.local.process import dump_threads
+
+            dump = tmp_path / "stuck-at-stop.txt"
+            dump_threads(proc.pid, dump)
+            threads = dump.read_text(errors="replace")[-20_000:] if dump.exists() else "(no py-spy dump)"
+            raise AssertionError(
+                f"the stack did not stop within 60 s of Ctrl-C; its threads:\n{threads}"
+            ) from None
+        assert returncode == 0
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
