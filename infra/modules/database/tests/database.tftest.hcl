@@ -5,6 +5,11 @@ mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{}" }
   }
+  # Mocked computed values are random strings; the proxy target's group name is validated (it must
+  # start with a letter), so pin the one AWS gives the default group.
+  mock_resource "aws_db_proxy_default_target_group" {
+    defaults = { name = "default" }
+  }
   mock_resource "aws_db_instance" {
     defaults = {
       master_user_secret = [{ secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0000", kms_key_id = "", secret_status = "active" }]
