@@ -232,10 +232,22 @@ def terminate(pid: int, timeout: float = 30.0, stuck_dump: Path | None = None) -
             return True
         time.sleep(0.1)
     if stuck_dump is not None:
-        dump_threads(pid, stuck_dump)
+        dumped = dump_threads(pid, stuck_dump)
+        print(
+            f"perflab: the local cloud (pid {pid}) did not stop within {timeout:.0f} s of SIGTERM; "
+            + (f"its threads then: {stuck_dump}; " if dumped else "")
+            + "killing its process group",
+            file=sys.stderr,
+        )
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    return not _group_alive(pgid, pid)
+    # SIGKILL is delivered asynchronously: give the kernel a moment before calling the group alive.
+    deadline = time.monotonic() + 5.0
+    while _group_alive(pgid, pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def dump_threads(pid: int, path: Path) -> bool:
