@@ -251,26 +251,10 @@ def terminate(pid: int, timeout: float = 30.0, stuck_dump: Path | None = None) -
 
 
 def dump_threads(pid: int, path: Path) -> bool:
-    """Write every thread's Python stack of process ``pid`` to ``path`` with ``py-spy dump``
-    (the project's venv has it); False when py-spy is missing or could not read the process."""
-    import shutil
+    """Where each thread of process ``pid`` is, written to ``path`` (:func:`perflab.pyspy.dump`)."""
+    from perflab import pyspy
 
-    beside = Path(sys.executable).with_name("py-spy")
-    executable = str(beside) if beside.exists() else shutil.which("py-spy")
-    if executable is None:
-        return False
-    try:
-        done = subprocess.run(
-            [executable, "dump", "--pid", str(pid), "--locals"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    path.write_text(done.stdout + done.stderr)
-    return done.returncode == 0
+    return pyspy.dump(pid, path)
 
 
 def _group_alive(pgid: int, pid: int) -> bool:

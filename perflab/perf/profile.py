@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import linecache
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +36,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from perflab import pyspy
 
 #: py-spy's sampling rate (per second, per process).
 RATE_HZ = 100
@@ -140,8 +141,12 @@ def cpu_by_role(
     spent: Counter[str] = Counter()
     for pid, now in after.items():
         then = before.get(pid)
-        if then is not None and then.command != now.command and then.ppid != now.ppid:
-            then = None  # the pid was reused by another process
+        if then is not None and (
+            now.own_ticks < then.own_ticks
+            or now.children_ticks < then.children_ticks
+            or (then.command != now.command and then.ppid != now.ppid)
+        ):
+            then = None  # the pid was reused by another process (CPU times only grow)
         own = now.own_ticks - (then.own_ticks if then else 0)
         reaped = now.children_ticks - (then.children_ticks if then else 0)
         spent[role_of(now, self_pid, stack_pid)] += max(own, 0)
@@ -153,11 +158,8 @@ def cpu_by_role(
 
 
 def py_spy_path() -> str | None:
-    """py-spy next to this interpreter (the project's venv), else on PATH."""
-    beside = Path(sys.executable).with_name("py-spy")
-    if beside.exists():
-        return str(beside)
-    return shutil.which("py-spy")
+    """py-spy for the profiles (:func:`perflab.pyspy.executable`)."""
+    return pyspy.executable()
 
 
 class PySpy:

@@ -65,6 +65,9 @@ def test_a_reused_pid_counts_from_zero() -> None:
     before = {700: proc(700, 1, own=500, command="old")}
     after = {700: proc(700, 5, own=20, command="new")}
     assert cpu_by_role(before, after, SELF, STACK, ticks_per_s=100.0) == {profile.OTHER: 0.2}
+    # same command and parent, but less CPU than before: another process (CPU times only grow)
+    again = {700: proc(700, 1, own=30, command="old")}
+    assert cpu_by_role(before, again, SELF, STACK, ticks_per_s=100.0) == {profile.OTHER: 0.3}
 
 
 def test_summary_ranks_leaf_lines_with_their_share_and_source() -> None:
