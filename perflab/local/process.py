@@ -119,18 +119,10 @@ def become_subreaper() -> None:
 
 
 def _children() -> list[int]:
+    from perflab.local.procstats import processes
+
     me = os.getpid()
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            after = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(after[1]) == me:
-            found.append(int(entry.name))
-    return found
+    return [proc.pid for proc in processes() if proc.ppid == me]
 
 
 def reap_descendants(grace_s: float = 10.0) -> None:

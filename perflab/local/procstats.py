@@ -44,11 +44,58 @@ def _read(path: str) -> str:
         return fh.read().decode(errors="replace")
 
 
-def _member(pid: str) -> tuple[int, str]:
-    """(process group, command name) of ``pid``, from ``/proc/<pid>/stat``."""
-    stat = _read(f"/proc/{pid}/stat")
-    # field 5 (pgrp) comes after the parenthesised command, which may contain spaces
-    return int(stat.rsplit(")", 1)[1].split()[2]), _command(stat)
+@dataclass(frozen=True)
+class ProcStat:
+    """What ``/proc/<pid>/stat`` says of one process (and, when read, its command line)."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    command: str  # the kernel's comm, e.g. "postgres"
+    own_ticks: int  # utime + stime
+    children_ticks: int  # cutime + cstime: reaped children
+    sid: int = 0
+    state: str = ""
+    cmdline: str = ""
+
+
+def parse_stat(pid: int, stat: str, cmdline: str = "") -> ProcStat:
+    """One ``/proc/<pid>/stat`` line (the command may contain spaces and parentheses)."""
+    command = stat.split("(", 1)[1].rsplit(")", 1)[0]
+    fields = stat.rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state): ppid 4, pgrp 5, session 6, utime 14, stime 15, cutime 16, cstime 17
+    return ProcStat(
+        pid=pid,
+        ppid=int(fields[1]),
+        pgid=int(fields[2]),
+        command=command,
+        own_ticks=int(fields[11]) + int(fields[12]),
+        children_ticks=int(fields[13]) + int(fields[14]),
+        sid=int(fields[3]),
+        state=fields[0],
+        cmdline=cmdline,
+    )
+
+
+def read_stat(pid: int | str, with_cmdline: bool = False) -> ProcStat:
+    """``/proc/<pid>/stat`` (and ``cmdline``) of one process; OSError/ValueError if it is gone."""
+    cmdline = ""
+    if with_cmdline:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    return parse_stat(int(pid), _read(f"/proc/{pid}/stat"), cmdline)
+
+
+def processes(with_cmdline: bool = False) -> list[ProcStat]:
+    """Every process that exists (those that go away while being read are left out)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                found.append(read_stat(name, with_cmdline))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
 
 
 def group_memory(
@@ -72,7 +119,8 @@ def group_memory(
         try:
             member = known.get(pid) if known is not None else None
             if member is None:
-                member = _member(pid)
+                stat = read_stat(pid)
+                member = (stat.pgid, stat.command)
                 if known is not None:
                     known[pid] = member
             if member[0] != pgid:
@@ -87,10 +135,6 @@ def group_memory(
         if int(pid) not in exclude_pids and member[1] not in exclude_names:
             largest = max(largest, resident)
     return GroupMemory(count, rss, pss, largest)
-
-
-def _command(stat: str) -> str:
-    return stat.split("(", 1)[1].rsplit(")", 1)[0]
 
 
 class PeakMemorySampler:

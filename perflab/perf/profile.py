@@ -33,11 +33,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from perflab import pyspy
+from perflab.local.procstats import ProcStat, processes
 
 #: py-spy's sampling rate (per second, per process).
 RATE_HZ = 100
@@ -54,45 +54,8 @@ OTHER = "other processes"
 ROLES = (CLIENTS, SERVER, POSTGRES, LAMBDA, ECS, SELF, PROFILER, OTHER)
 
 
-@dataclass(frozen=True)
-class ProcessCpu:
-    pid: int
-    ppid: int
-    pgid: int
-    command: str  # the kernel's comm, e.g. "postgres"
-    cmdline: str
-    own_ticks: int  # utime + stime
-    children_ticks: int  # cutime + cstime: reaped children
-
-
-def parse_stat(pid: int, stat: str, cmdline: str) -> ProcessCpu:
-    """One ``/proc/<pid>/stat`` line (the command may contain spaces and parentheses)."""
-    command = stat.split("(", 1)[1].rsplit(")", 1)[0]
-    fields = stat.rsplit(")", 1)[1].split()
-    # fields[0] is field 3 (state): ppid 4, pgrp 5, utime 14, stime 15, cutime 16, cstime 17
-    return ProcessCpu(
-        pid=pid,
-        ppid=int(fields[1]),
-        pgid=int(fields[2]),
-        command=command,
-        cmdline=cmdline,
-        own_ticks=int(fields[11]) + int(fields[12]),
-        children_ticks=int(fields[13]) + int(fields[14]),
-    )
-
-
-def read_processes() -> dict[int, ProcessCpu]:
-    out: dict[int, ProcessCpu] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            out[int(entry.name)] = parse_stat(int(entry.name), stat, cmdline.strip())
-        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError, ValueError):
-            continue
-    return out
+def read_processes() -> dict[int, ProcStat]:
+    return {proc.pid: proc for proc in processes(with_cmdline=True)}
 
 
 def read_machine_ticks() -> tuple[int, int]:
@@ -103,7 +66,7 @@ def read_machine_ticks() -> tuple[int, int]:
     return total - idle, total
 
 
-def role_of(proc: ProcessCpu, self_pid: int, stack_pid: int | None) -> str:
+def role_of(proc: ProcStat, self_pid: int, stack_pid: int | None) -> str:
     if proc.pid == self_pid:
         return SELF
     if proc.pid == stack_pid:
@@ -123,7 +86,7 @@ def role_of(proc: ProcessCpu, self_pid: int, stack_pid: int | None) -> str:
     return OTHER
 
 
-def children_role(proc: ProcessCpu, self_pid: int, stack_pid: int | None) -> str:
+def children_role(proc: ProcStat, self_pid: int, stack_pid: int | None) -> str:
     """Whose CPU a process's reaped children spent: this process reaps the download clients."""
     if proc.pid == self_pid:
         return CLIENTS
@@ -131,8 +94,8 @@ def children_role(proc: ProcessCpu, self_pid: int, stack_pid: int | None) -> str
 
 
 def cpu_by_role(
-    before: Mapping[int, ProcessCpu],
-    after: Mapping[int, ProcessCpu],
+    before: Mapping[int, ProcStat],
+    after: Mapping[int, ProcStat],
     self_pid: int,
     stack_pid: int | None,
     ticks_per_s: float,
@@ -261,7 +224,7 @@ class ProfileWindow:
         self.stack_pid = stack_pid
         self.self_pid = os.getpid()
         self._spies: dict[str, PySpy] = {}
-        self._before: dict[int, ProcessCpu] = {}
+        self._before: dict[int, ProcStat] = {}
         self._machine_before = (0, 0)
         self._started = 0.0
         self._open = False

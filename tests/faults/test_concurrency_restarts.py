@@ -18,6 +18,7 @@ import pytest
 from perflab.config import RunRequest, load_settings
 from perflab.deploy import deploy, task_log_group
 from perflab.local.clients import LocalClients
+from perflab.local.procstats import processes
 from perflab.local.stack import LocalCloudInfo
 from perflab.seed import seed
 from tests.faults.conftest import TOKEN, FaultRun, Workload, check_accounted, wait_until
@@ -152,17 +153,7 @@ def exports_of(stdout: str) -> dict[str, str]:
 
 def session_processes(sid: int) -> list[int]:
     """Live processes of the session ``sid`` (the detached stack starts one: everything it runs is in it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
+    return [proc.pid for proc in processes() if proc.sid == sid and proc.state != "Z"]
 
 
 def injection_logged(clients: LocalClients, group: str) -> bool:

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from perflab.local.procstats import group_memory
+from perflab.local.procstats import ProcStat, group_memory, parse_stat
 from perflab.perf import profile
-from perflab.perf.profile import ProcessCpu, cpu_by_role, parse_collapsed, parse_stat, summarize
+from perflab.perf.profile import cpu_by_role, parse_collapsed, summarize
 
 SELF, STACK = 100, 200
 
 
 def proc(
     pid: int, ppid: int, own: int, children: int = 0, command: str = "python", cmdline: str = ""
-) -> ProcessCpu:
-    return ProcessCpu(
+) -> ProcStat:
+    return ProcStat(
         pid, ppid, pgid=ppid, command=command, cmdline=cmdline, own_ticks=own, children_ticks=children
     )
 
