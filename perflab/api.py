@@ -62,6 +62,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from perflab.aws_errors import error_code
 from perflab.catalog import Catalog, CatalogUnavailable
 from perflab.config import InvalidRequest, RunRequest, Settings, get_settings
 
@@ -372,7 +373,7 @@ def create_app(deps: Dependencies | None = None) -> APIGatewayHttpResolver:
                 stateMachineArn=machine_arn, name=run_id, input=json.dumps(request.to_input())
             )
         except (ClientError, BotoCoreError) as exc:
-            code = _error_code(exc)
+            code = error_code(exc)
             if code == "ExecutionAlreadyExists":
                 # A concurrent identical request won the race for this run id.
                 if key is not None:
@@ -421,8 +422,8 @@ def create_app(deps: Dependencies | None = None) -> APIGatewayHttpResolver:
         try:
             body = execution_progress(sfn, execution_arn)
         except (ClientError, BotoCoreError) as exc:
-            if _error_code(exc) != "ExecutionDoesNotExist":
-                raise ApiError(502, f"could not read the execution: {_error_code(exc) or exc}") from None
+            if error_code(exc) != "ExecutionDoesNotExist":
+                raise ApiError(502, f"could not read the execution: {error_code(exc) or exc}") from None
             body = {"execution_arn": execution_arn, "status": item.get("status"), "states": [], "current": []}
         body["run_id"] = run_id
         body["run"] = {
@@ -477,14 +478,6 @@ def create_app(deps: Dependencies | None = None) -> APIGatewayHttpResolver:
     app.not_found(on_not_found)
 
     return app
-
-
-def _error_code(exc: Exception) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
 
 
 def _execution_status(deps: Dependencies, run_id: str) -> str | None:

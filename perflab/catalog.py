@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from perflab.aws_errors import error_code
 from perflab.config import InvalidRequest
 
 PREFIX = "models"
@@ -53,7 +54,7 @@ class S3Catalog:
             body = self.client.get_object(Bucket=self.bucket, Key=metadata_key(model_id, version))["Body"]
             text = body.read()
         except ClientError as exc:
-            code = _code(exc)
+            code = error_code(exc)
             if code == "NoSuchBucket":
                 raise InvalidRequest(
                     "model_id",
@@ -95,7 +96,3 @@ class S3Catalog:
             raise CatalogUnavailable(f"listing the model registry failed: {exc}") from None
         prefixes = [str(p.get("Prefix", "")) for p in page.get("CommonPrefixes", [])]
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in prefixes if p)
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

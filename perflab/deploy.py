@@ -42,6 +42,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from perflab.asl import render_file
+from perflab.aws_errors import error_code
 from perflab.config import Settings
 from perflab.package import code_sha256, lambda_sources, zip_bytes
 from perflab.storage.s3 import ensure_bucket
@@ -111,10 +112,6 @@ def package_lambda(name: str) -> bytes:
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _trust(*services: str) -> str:
     return json.dumps(
         {
@@ -130,7 +127,7 @@ def _role(iam: Any, name: str, services: tuple[str, ...], policy: Mapping[str, A
     try:
         arn = str(iam.get_role(RoleName=name)["Role"]["Arn"])
     except ClientError as error:
-        if _error_code(error) != "NoSuchEntity":
+        if error_code(error) != "NoSuchEntity":
             raise
         arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust(*services))["Role"]["Arn"])
     iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
@@ -168,7 +165,7 @@ def _function(
     try:
         current = lam.get_function(FunctionName=name)["Configuration"]
     except ClientError as error:
-        if _error_code(error) != "ResourceNotFoundException":
+        if error_code(error) != "ResourceNotFoundException":
             raise
         created = lam.create_function(FunctionName=name, Code={"ZipFile": package}, **configuration)
         return str(created["FunctionArn"])
@@ -232,7 +229,7 @@ def _log_group(logs: Any, group: str) -> None:
     try:
         logs.create_log_group(logGroupName=group)
     except ClientError as error:
-        if _error_code(error) != "ResourceAlreadyExistsException":
+        if error_code(error) != "ResourceAlreadyExistsException":
             raise
 
 
@@ -241,7 +238,7 @@ def _task_definition(ecs: Any, family: str, definition: Mapping[str, Any]) -> st
     try:
         current = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
     except ClientError as error:
-        if _error_code(error) not in ("ClientException", "ResourceNotFoundException"):
+        if error_code(error) not in ("ClientException", "ResourceNotFoundException"):
             raise
         current = None
     if current is not None and current.get("status", "ACTIVE") == "ACTIVE":

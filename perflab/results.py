@@ -33,6 +33,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from perflab.aws_errors import error_code
 from perflab.config import RunRequest, Settings
 from perflab.download import InvocationResult
 from perflab.dynamo import AttributeValue, decode, encode
@@ -83,10 +84,6 @@ def decode_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {name: decode(value) for name, value in item.items()}
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 # --- the store -----------------------------------------------------------------------------------------
 
 
@@ -124,7 +121,7 @@ class ResultsStore:
             try:
                 return method(**kwargs)
             except ClientError as exc:
-                if _error_code(exc) not in RETRYABLE or attempt == self.max_attempts:
+                if error_code(exc) not in RETRYABLE or attempt == self.max_attempts:
                     raise
             delay = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
             self._sleep(random.uniform(0, delay))
@@ -161,7 +158,7 @@ class ResultsStore:
             )
             return True
         except ClientError as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             existing = exc.response.get("Item") or self._get_invocation_item(result.run_id, result.index)
         if existing is not None and existing.get("write_id", {}).get("S") == write_id:
@@ -194,7 +191,7 @@ class ResultsStore:
                 },
             )
         except ClientError as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise  # otherwise: this attempt number was counted already
 
     def invocation_items(self, run_id: str, page_size: int | None = None) -> list[dict[str, Any]]:
@@ -343,7 +340,7 @@ def create_tables(dynamodb_client: Any, settings: Settings) -> None:
                 KeySchema=[{"AttributeName": n, "KeyType": k} for n, _, k in keys],
             )
         except ClientError as exc:
-            if _error_code(exc) != "ResourceInUseException":
+            if error_code(exc) != "ResourceInUseException":
                 raise
         dynamodb_client.get_waiter("table_exists").wait(
             TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}

@@ -39,6 +39,7 @@ import numpy as np
 import psycopg
 from botocore.exceptions import ClientError
 
+from perflab.aws_errors import error_code
 from perflab.storage import pg
 from perflab.storage.base import ArtifactRef
 from perflab.storage.registry import ensure_schema
@@ -299,7 +300,7 @@ def _seed_s3_artifact(
         try:
             head = s3_client.head_object(Bucket=bucket, Key=ref.s3_key)
         except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) not in {"404", "NoSuchKey", "NotFound"}:
+            if error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
                 raise
         else:
             if head.get("ContentLength") == ref.size and head.get("Metadata", {}).get("sha256") == ref.sha256:

@@ -29,6 +29,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from perflab.aws_errors import error_code
 from perflab.storage.base import ArtifactNotFound, ArtifactRef, StorageError
 
 DEFAULT_CHUNK_BYTES = 1_048_576
@@ -193,7 +194,7 @@ def ensure_bucket(s3_client: Any, bucket: str, region: str) -> None:
         s3_client.head_bucket(Bucket=bucket)
         return
     except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) not in {"404", "NoSuchBucket", "NotFound"}:
+        if error_code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
             raise
     kwargs: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
@@ -201,5 +202,5 @@ def ensure_bucket(s3_client: Any, bucket: str, region: str) -> None:
     try:
         s3_client.create_bucket(**kwargs)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+        if error_code(exc) != "BucketAlreadyOwnedByYou":
             raise
