@@ -65,10 +65,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from perflab.aws_errors import error_code
 from perflab.catalog import Catalog, CatalogUnavailable
 from perflab.config import InvalidRequest, RunRequest, Settings, get_settings
+from perflab.routes import RESULTS_PATH, RUNS_PATH, WORKLOAD_PATH
+from perflab.runs import RUN_TERMINAL_STATUSES
 
-WORKLOAD_PATH = "/health/performance/workload"
-RESULTS_PATH = "/health/performance/results"
-RUNS_PATH = "/health/performance/runs"
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
@@ -81,8 +80,6 @@ DASHBOARD_CSP = (
 AUTH_MODES = ("token", "iam", "jwt")
 RUNS_DEFAULT_LIMIT = 20
 RUNS_MAX_LIMIT = 100
-#: Run statuses after which nothing changes; any other stored status is checked against the execution.
-TERMINAL_STATUSES = frozenset({"SUCCEEDED", "COMPLETED_WITH_FAILURES", "FAILED", "TIMED_OUT", "ABORTED"})
 #: Request fields compared to decide whether a repeated idempotency key carries the same request.
 COMPARED_FIELDS = ("compute", "storage", "invocations", "model_id", "version", "artifact_bytes", "label")
 
@@ -395,7 +392,7 @@ def create_app(deps: Dependencies | None = None) -> APIGatewayHttpResolver:
         if item is None:
             raise ApiError(404, f"no run {run_id}", "run_id")
         status = str(item.get("status", "UNKNOWN"))
-        if status not in TERMINAL_STATUSES:
+        if status not in RUN_TERMINAL_STATUSES:
             status = _execution_status(deps, run_id) or status
         body: dict[str, Any] = {"run_id": run_id, "status": status, "summary": item.get("summary")}
         flag = app.current_event.get_query_string_value("invocations", "0") or "0"
@@ -488,7 +485,7 @@ def _execution_status(deps: Dependencies, run_id: str) -> str | None:
     except (ClientError, BotoCoreError):  # the stored status stands when it cannot be described
         return None
     status = str(described.get("status", ""))
-    return status if status in TERMINAL_STATUSES - {"SUCCEEDED"} else None
+    return status if status in RUN_TERMINAL_STATUSES - {"SUCCEEDED"} else None
 
 
 def _record(record: Any) -> Any:

@@ -30,11 +30,9 @@ from typing import Any
 
 from perflab.config import RunRequest
 from perflab.download import InvocationResult
+from perflab.routes import RESULTS_PATH, WORKLOAD_PATH
+from perflab.runs import RUN_TERMINAL_STATUSES
 
-WORKLOAD_PATH = "/health/performance/workload"
-RESULTS_PATH = "/health/performance/results"
-#: Run statuses after which nothing changes (``perflab.api.TERMINAL_STATUSES``).
-TERMINAL_STATUSES = frozenset({"SUCCEEDED", "COMPLETED_WITH_FAILURES", "FAILED", "TIMED_OUT", "ABORTED"})
 ATTEMPTS = 5
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -170,7 +168,7 @@ def follow_run(
         status = str(body.get("status", ""))
         if on_progress is not None:
             on_progress(len(records), request.invocations, clock() - started)
-        if status in TERMINAL_STATUSES:
+        if status in RUN_TERMINAL_STATUSES:
             break
         if clock() - started > timeout_s:
             status = "CLIENT_TIMEOUT"

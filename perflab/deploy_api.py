@@ -23,18 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from perflab.config import Settings
+from perflab.routes import ROUTE_KEYS
 
 LOG = logging.getLogger(__name__)
 
 API_NAME = "perflab-api"
 STAGE = "$default"
-ROUTE_KEYS = (
-    "POST /health/performance/workload",
-    "GET /health/performance/results/{run_id}",
-    "GET /health/performance/runs",
-    "GET /health/performance/runs/{run_id}/progress",
-    "GET /",
-)
 INTEGRATION_TIMEOUT_MS = 30_000
 PERMISSION_SID = "perflab-apigateway-invoke"
 TOKEN_FILE = "api-token"

@@ -16,7 +16,11 @@ from perflab.config import RunRequest
 from perflab.download import InvocationResult
 from perflab.results import ResultsStore, summarize
 
+#: Step Functions execution statuses after which the execution does not change.
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+#: Run statuses (the runs table's, which adds COMPLETED_WITH_FAILURES) after which nothing changes;
+#: the trigger API checks any other stored status against the execution.
+RUN_TERMINAL_STATUSES = frozenset({"SUCCEEDED", "COMPLETED_WITH_FAILURES", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
 class HasStateMachine(Protocol):
